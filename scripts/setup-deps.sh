@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages Glow needs to build, test and fuzz.
+# Idempotent: only packages that are missing are installed; nothing is
+# downloaded from anywhere but Debian's archive.
+set -euo pipefail
+
+PKGS=(
+  build-essential meson ninja-build pkg-config
+  libglib2.0-dev libsodium-dev
+  libprotobuf-c-dev protobuf-c-compiler
+  libjson-glib-dev
+  clang libclang-rt-14-dev
+  python3 iproute2 procps
+)
+
+missing=()
+for p in "${PKGS[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "setup-deps: all ${#PKGS[@]} packages present"
+  exit 0
+fi
+
+SUDO=
+if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; fi
+echo "setup-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"

@@ -1,0 +1,668 @@
+/* glow — the command-line tool: talks to the local glowd over its control
+ * socket and, through it, to any node it is linked with. Every interface
+ * is callable with `glow call` (JSON <-> protobuf via the descriptors). */
+#include <locale.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "glow/client.h"
+#include "glow/common.pb-c.h"
+#include "glow/node.pb-c.h"
+#include "rpc/pbjson.h"
+
+enum {
+	EXIT_OK = 0,
+	EXIT_FAILED = 1,  /* the node answered with an error, or the call failed */
+	EXIT_USAGE = 2,
+	EXIT_NO_DAEMON = 3,
+};
+
+typedef struct {
+	char *state_dir;
+	char *socket;
+	gboolean json;
+	guint timeout_ms;
+	GMainContext *ctx;
+	GlowClient *client;
+} Cli;
+
+typedef struct {
+	const char *name;
+	const char *args;
+	const char *help;
+	int (*run)(Cli *cli, int argc, char **argv);
+	int min_args, max_args;
+} Command;
+
+static int fail(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
+static int fail(const char *fmt, ...)
+{
+	va_list ap;
+	fputs("glow: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return EXIT_FAILED;
+}
+
+static int fail_error(Cli *cli, GError *e)
+{
+	if (cli->json) {
+		g_autoptr(JsonBuilder) b = json_builder_new();
+		json_builder_begin_object(b);
+		json_builder_set_member_name(b, "error");
+		json_builder_begin_object(b);
+		json_builder_set_member_name(b, "code");
+		json_builder_add_string_value(b, e->domain == GLOW_ERROR && e->code == GLOW_ERR_DAEMON
+		                                         ? "DAEMON_NOT_RUNNING"
+		                                         : glow_error_symbol((uint32_t)e->code));
+		json_builder_set_member_name(b, "message");
+		json_builder_add_string_value(b, e->message);
+		json_builder_end_object(b);
+		json_builder_end_object(b);
+		g_autoptr(JsonNode) root = json_builder_get_root(b);
+		g_autofree char *text = json_to_string(root, FALSE);
+		printf("%s\n", text);
+	}
+	fprintf(stderr, "glow: %s\n", e->message);
+	return e->domain == GLOW_ERROR && e->code == GLOW_ERR_DAEMON ? EXIT_NO_DAEMON : EXIT_FAILED;
+}
+
+static void print_json(JsonNode *node)
+{
+	g_autoptr(JsonGenerator) gen = json_generator_new();
+	json_generator_set_root(gen, node);
+	json_generator_set_pretty(gen, TRUE);
+	g_autofree char *text = json_generator_to_data(gen, NULL);
+	printf("%s\n", text);
+}
+
+static void print_message_json(const ProtobufCMessage *m)
+{
+	g_autoptr(JsonNode) node = glow_pbjson_from_message(m, GLOW_PBJSON_EMIT_DEFAULTS);
+	print_json(node);
+}
+
+static gboolean ensure_client(Cli *cli, GError **error)
+{
+	g_autofree char *path = NULL;
+	if (cli->client)
+		return TRUE;
+	if (cli->socket)
+		path = g_strdup(cli->socket);
+	else if (cli->state_dir)
+		path = g_build_filename(cli->state_dir, GLOW_CONTROL_SOCKET_NAME, NULL);
+	else
+		path = glow_client_default_socket();
+	cli->client = glow_client_connect(cli->ctx, path, cli->timeout_ms, error);
+	return cli->client != NULL;
+}
+
+static gboolean call_sync(Cli *cli, const GlowAddr *dst, const char *iface, const char *method,
+                          const ProtobufCMessage *in, ProtobufCMessage **out, GError **error)
+{
+	return ensure_client(cli, error) &&
+	       glow_client_call_sync(cli->client, dst, iface, method, in, cli->timeout_ms, out, error);
+}
+
+static GlowAddr local_node(Cli *cli)
+{
+	GlowAddr a = { *glow_client_node(cli->client), GLOW_RESOURCE_NODE };
+	return a;
+}
+
+/* --- resolving what the user typed ------------------------------------------------------ */
+
+/* A full node ID, or a prefix of >= 8 characters unique among this node and its links. */
+static gboolean resolve_node(Cli *cli, const char *text, GlowNodeId *out, GError **error)
+{
+	char clean[GLOW_NODE_ID_RAW_CHARS + 8];
+	Glow__LinkList *links = NULL;
+	GlowAddr self;
+	GPtrArray *cands;
+	int len;
+	gboolean ok = FALSE;
+
+	if (!ensure_client(cli, error))
+		return FALSE;
+	GlowIdError e = glow_node_id_from_text(text, out);
+	if (e == GLOW_ID_OK)
+		return TRUE;
+	len = glow_node_id_clean(text, clean, sizeof clean);
+	if (len < 0 || e == GLOW_ID_ERR_CHECK || len >= GLOW_NODE_ID_RAW_CHARS) {
+		g_set_error(error, GLOW_ERROR, GLOW_ERR_BAD_REQUEST, "\"%s\" is not a valid node ID: %s", text,
+		            glow_id_strerror(e));
+		return FALSE;
+	}
+	if (len < GLOW_NODE_ID_MIN_PREFIX) {
+		g_set_error(error, GLOW_ERROR, GLOW_ERR_BAD_REQUEST,
+		            "\"%s\" is too short: give a node ID or at least %d of its first characters", text,
+		            GLOW_NODE_ID_MIN_PREFIX);
+		return FALSE;
+	}
+	self = local_node(cli);
+	Glow__Empty empty = GLOW__EMPTY__INIT;
+	if (!call_sync(cli, &self, "glow.Node", "ListLinks", &empty.base, (ProtobufCMessage **)&links, error))
+		return FALSE;
+	cands = g_ptr_array_new_with_free_func(g_free);
+	if (glow_node_id_has_prefix(&self.node, clean))
+		g_ptr_array_add(cands, g_memdup2(&self.node, sizeof self.node));
+	for (size_t i = 0; i < links->n_links; i++) {
+		GlowNodeId id;
+		gboolean dup = FALSE;
+		if (glow_node_id_from_text(links->links[i]->peer_id, &id) != GLOW_ID_OK || !glow_node_id_has_prefix(&id, clean))
+			continue;
+		for (guint j = 0; j < cands->len; j++)
+			dup |= glow_node_id_equal(cands->pdata[j], &id);
+		if (!dup)
+			g_ptr_array_add(cands, g_memdup2(&id, sizeof id));
+	}
+	if (cands->len == 1) {
+		*out = *(GlowNodeId *)cands->pdata[0];
+		ok = TRUE;
+	} else if (!cands->len) {
+		g_set_error(error, GLOW_ERROR, GLOW_ERR_NOT_FOUND, "no known node starts with %s (see glow links)", text);
+	} else {
+		GString *s = g_string_new(NULL);
+		for (guint j = 0; j < cands->len; j++) {
+			char t[GLOW_NODE_ID_TEXT_BUF];
+			glow_node_id_to_text(cands->pdata[j], t);
+			g_string_append_printf(s, "\n  %s", t);
+		}
+		g_set_error(error, GLOW_ERROR, GLOW_ERR_BAD_REQUEST, "%s is ambiguous; it matches:%s", text, s->str);
+		g_string_free(s, TRUE);
+	}
+	g_ptr_array_free(cands, TRUE);
+	glow__link_list__free_unpacked(links, NULL);
+	return ok;
+}
+
+static gboolean parse_u64(const char *s, guint64 *out)
+{
+	char *end = NULL;
+	if (!*s || !g_ascii_isdigit(*s))
+		return FALSE;
+	errno = 0;
+	*out = g_ascii_strtoull(s, &end, 10);
+	return !*end && errno == 0;
+}
+
+/* glow://NODE/N, NODE/N, N (a resource of the local node), NODE (the node itself). */
+static gboolean resolve_resource(Cli *cli, const char *text, GlowAddr *out, GError **error)
+{
+	const char *s = g_str_has_prefix(text, "glow://") ? text + 7 : text;
+	const char *slash = strrchr(s, '/');
+	g_autofree char *node = NULL;
+	const char *num = NULL;
+
+	if (!ensure_client(cli, error))
+		return FALSE;
+	if (slash) {
+		node = g_strndup(s, (gsize)(slash - s));
+		num = slash + 1;
+	} else if (parse_u64(s, &out->resource) && strlen(s) < GLOW_NODE_ID_MIN_PREFIX) {
+		out->node = *glow_client_node(cli->client);
+		return TRUE;
+	} else {
+		node = g_strdup(s);
+	}
+	out->resource = 0;
+	if (num && *num && !parse_u64(num, &out->resource)) {
+		g_set_error(error, GLOW_ERROR, GLOW_ERR_BAD_REQUEST,
+		            "\"%s\" is not a resource: expected glow://NODE/ID, NODE/ID or a number", text);
+		return FALSE;
+	}
+	if (!*node) {
+		out->node = *glow_client_node(cli->client);
+		return TRUE;
+	}
+	return resolve_node(cli, node, &out->node, error);
+}
+
+/* --- commands ----------------------------------------------------------------------------- */
+
+static char *format_duration(guint64 ms)
+{
+	if (ms < 60000)
+		return g_strdup_printf("%.1fs", (double)ms / 1000);
+	if (ms < 3600000)
+		return g_strdup_printf("%" G_GUINT64_FORMAT "m%02" G_GUINT64_FORMAT "s", ms / 60000, ms / 1000 % 60);
+	return g_strdup_printf("%" G_GUINT64_FORMAT "h%02" G_GUINT64_FORMAT "m", ms / 3600000, ms / 60000 % 60);
+}
+
+static char *format_bytes(guint64 b)
+{
+	return g_format_size_full(b, G_FORMAT_SIZE_IEC_UNITS);
+}
+
+static int cmd_status(Cli *cli, int argc, char **argv)
+{
+	g_autoptr(GError) e = NULL;
+	Glow__Empty empty = GLOW__EMPTY__INIT;
+	Glow__NodeInfo *info = NULL;
+	GlowAddr dst;
+	(void)argc;
+	(void)argv;
+
+	if (!ensure_client(cli, &e))
+		return fail_error(cli, e);
+	dst = local_node(cli);
+	if (!call_sync(cli, &dst, "glow.Node", "Info", &empty.base, (ProtobufCMessage **)&info, &e))
+		return fail_error(cli, e);
+	if (cli->json) {
+		print_message_json(&info->base);
+	} else {
+		g_autofree char *up = format_duration(info->uptime_ms);
+		printf("node      %s\nname      %s\nversion   %s (pid %u)\nuptime    %s\n", info->node_id, info->name,
+		       info->version, info->pid, up);
+		for (size_t i = 0; i < info->n_listen; i++)
+			printf("listen    %s\n", info->listen[i]);
+		if (!info->n_listen)
+			printf("listen    (none)\n");
+		printf("links     %u\nresources %u\nstate     %s\n", info->links, info->resources, info->state_dir);
+	}
+	glow__node_info__free_unpacked(info, NULL);
+	return EXIT_OK;
+}
+
+static int cmd_id(Cli *cli, int argc, char **argv)
+{
+	g_autoptr(GError) e = NULL;
+	char id[GLOW_NODE_ID_TEXT_BUF];
+	(void)argc;
+	(void)argv;
+	if (!ensure_client(cli, &e))
+		return fail_error(cli, e);
+	glow_node_id_to_text(glow_client_node(cli->client), id);
+	if (cli->json)
+		printf("{\"node_id\": \"%s\"}\n", id);
+	else
+		printf("%s\n", id);
+	return EXIT_OK;
+}
+
+static int cmd_links(Cli *cli, int argc, char **argv)
+{
+	g_autoptr(GError) e = NULL;
+	Glow__Empty empty = GLOW__EMPTY__INIT;
+	Glow__LinkList *links = NULL;
+	GlowAddr dst;
+	(void)argc;
+	(void)argv;
+
+	if (!ensure_client(cli, &e))
+		return fail_error(cli, e);
+	dst = local_node(cli);
+	if (!call_sync(cli, &dst, "glow.Node", "ListLinks", &empty.base, (ProtobufCMessage **)&links, &e))
+		return fail_error(cli, e);
+	if (cli->json) {
+		print_message_json(&links->base);
+	} else if (!links->n_links) {
+		printf("no links (link to another node with: glow connect HOST:PORT)\n");
+	} else {
+		printf("%-4s %-63s %-12s %-22s %9s %9s %9s %8s\n", "LINK", "PEER", "NAME", "REMOTE", "RTT", "IN", "OUT",
+		       "AGE");
+		for (size_t i = 0; i < links->n_links; i++) {
+			const Glow__LinkInfo *l = links->links[i];
+			g_autofree char *in = format_bytes(l->bytes_in), *out = format_bytes(l->bytes_out);
+			g_autofree char *age = format_duration(l->established_ms);
+			g_autofree char *rtt = l->rtt_us ? g_strdup_printf("%.2fms", (double)l->rtt_us / 1000) : g_strdup("-");
+			g_autofree char *name = g_strescape(l->peer_name, NULL);
+			printf("%-4" G_GUINT64_FORMAT " %-63s %-12.12s %-22s %9s %9s %9s %8s\n", l->link_id, l->peer_id, name,
+			       l->remote_address, rtt, in, out, age);
+		}
+	}
+	glow__link_list__free_unpacked(links, NULL);
+	return EXIT_OK;
+}
+
+static int cmd_connect(Cli *cli, int argc, char **argv)
+{
+	g_autoptr(GError) e = NULL;
+	Glow__ConnectRequest req = GLOW__CONNECT_REQUEST__INIT;
+	Glow__LinkInfo *info = NULL;
+	GlowAddr dst;
+
+	req.address = argv[0];
+	req.node_id = argc > 1 ? argv[1] : "";
+	req.timeout_ms = cli->timeout_ms > 1000 ? cli->timeout_ms - 500 : cli->timeout_ms;
+	if (!ensure_client(cli, &e))
+		return fail_error(cli, e);
+	dst = local_node(cli);
+	if (!call_sync(cli, &dst, "glow.Node", "Connect", &req.base, (ProtobufCMessage **)&info, &e))
+		return fail_error(cli, e);
+	if (cli->json)
+		print_message_json(&info->base);
+	else
+		printf("linked to %s \"%s\" at %s (link %" G_GUINT64_FORMAT ")\n", info->peer_id, info->peer_name,
+		       info->remote_address, info->link_id);
+	glow__link_info__free_unpacked(info, NULL);
+	return EXIT_OK;
+}
+
+static int cmd_disconnect(Cli *cli, int argc, char **argv)
+{
+	g_autoptr(GError) e = NULL;
+	Glow__DisconnectRequest req = GLOW__DISCONNECT_REQUEST__INIT;
+	Glow__Empty *out = NULL;
+	GlowAddr dst;
+	(void)argc;
+
+	if (!ensure_client(cli, &e))
+		return fail_error(cli, e);
+	if (!parse_u64(argv[0], &req.link_id) || strlen(argv[0]) >= GLOW_NODE_ID_MIN_PREFIX)
+		req.node_id = argv[0];
+	dst = local_node(cli);
+	if (!call_sync(cli, &dst, "glow.Node", "Disconnect", &req.base, (ProtobufCMessage **)&out, &e))
+		return fail_error(cli, e);
+	glow__empty__free_unpacked(out, NULL);
+	if (!cli->json)
+		printf("disconnected %s\n", argv[0]);
+	else
+		printf("{}\n");
+	return EXIT_OK;
+}
+
+static int cmd_resources(Cli *cli, int argc, char **argv)
+{
+	g_autoptr(GError) e = NULL;
+	Glow__Empty empty = GLOW__EMPTY__INIT;
+	Glow__ResourceList *list = NULL;
+	GlowAddr dst = { 0 };
+
+	if (!ensure_client(cli, &e))
+		return fail_error(cli, e);
+	dst = local_node(cli);
+	if (argc > 0 && !resolve_node(cli, argv[0], &dst.node, &e))
+		return fail_error(cli, e);
+	if (!call_sync(cli, &dst, "glow.Node", "ListResources", &empty.base, (ProtobufCMessage **)&list, &e))
+		return fail_error(cli, e);
+	if (cli->json) {
+		print_message_json(&list->base);
+	} else {
+		printf("%-6s %-14s %-10s %s\n", "ID", "INTERFACE", "NAME", "ADDRESS");
+		for (size_t i = 0; i < list->n_resources; i++) {
+			const Glow__ResourceInfo *r = list->resources[i];
+			g_autofree char *name = g_strescape(r->name, NULL);
+			printf("%-6" G_GUINT64_FORMAT " %-14s %-10s %s\n", r->id, r->interface, name, r->address);
+		}
+	}
+	glow__resource_list__free_unpacked(list, NULL);
+	return EXIT_OK;
+}
+
+static gboolean describe(Cli *cli, const GlowAddr *dst, Glow__InterfaceInfo **out, GError **error)
+{
+	Glow__Empty empty = GLOW__EMPTY__INIT;
+	return call_sync(cli, dst, "glow.Resource", "Describe", &empty.base, (ProtobufCMessage **)out, error);
+}
+
+static void print_fields(const ProtobufCMessageDescriptor *d)
+{
+	for (unsigned i = 0; i < d->n_fields; i++) {
+		const ProtobufCFieldDescriptor *f = &d->fields[i];
+		static const char *const types[] = { "int32",  "sint32", "sfixed32", "int64", "sint64", "sfixed64",
+		                                     "uint32", "fixed32", "uint64",  "fixed64", "float", "double",
+		                                     "bool",   "enum",   "string",  "bytes", "message" };
+		const char *t = f->type <= PROTOBUF_C_TYPE_MESSAGE ? types[f->type] : "?";
+		if (f->type == PROTOBUF_C_TYPE_MESSAGE)
+			t = ((const ProtobufCMessageDescriptor *)f->descriptor)->name;
+		else if (f->type == PROTOBUF_C_TYPE_ENUM)
+			t = ((const ProtobufCEnumDescriptor *)f->descriptor)->name;
+		printf("        %s%s %s = %u\n", f->label == PROTOBUF_C_LABEL_REPEATED ? "repeated " : "", t, f->name, f->id);
+	}
+}
+
+static int cmd_describe(Cli *cli, int argc, char **argv)
+{
+	g_autoptr(GError) e = NULL;
+	Glow__InterfaceInfo *info = NULL;
+	GlowAddr dst;
+	(void)argc;
+
+	if (!resolve_resource(cli, argv[0], &dst, &e) || !describe(cli, &dst, &info, &e))
+		return fail_error(cli, e);
+	if (cli->json) {
+		print_message_json(&info->base);
+	} else {
+		const GlowInterface *known = glow_iface_by_name(glow_client_registry(cli->client), info->name);
+		printf("%s\n  interface %s (id 0x%08x)\n  owner     %s\n  methods:\n", info->address, info->name,
+		       info->interface_id, info->owner);
+		for (size_t i = 0; i < info->n_methods; i++) {
+			const Glow__MethodInfo *m = info->methods[i];
+			printf("    %s(%s) returns (%s%s)\n", m->name, m->input_type, m->server_streaming ? "stream " : "",
+			       m->output_type);
+			const GlowMethod *km = known ? glow_iface_method_by_name(known, m->name) : NULL;
+			if (km && km->input->n_fields)
+				print_fields(km->input);
+		}
+		printf("  every resource also answers glow.Resource.Describe\n");
+	}
+	glow__interface_info__free_unpacked(info, NULL);
+	return EXIT_OK;
+}
+
+typedef struct {
+	gboolean done;
+	int rc;
+	guint items;
+	const GlowMethod *m;
+	Cli *cli;
+} CallState;
+
+static void print_payload(CallState *st, const GlowResponse *r)
+{
+	g_autoptr(GError) e = NULL;
+	g_autoptr(JsonNode) node = glow_pbjson_from_protobuf(st->m->output, r->payload, r->len,
+	                                                     GLOW_PBJSON_EMIT_DEFAULTS, &e);
+	if (!node) {
+		fail("the answer does not decode as %s: %s", st->m->output->name, e->message);
+		st->rc = EXIT_FAILED;
+		return;
+	}
+	if (st->m->server_streaming) {
+		/* One JSON document per line, so a stream pipes into line tools. */
+		g_autofree char *text = json_to_string(node, FALSE);
+		printf("%s\n", text);
+		fflush(stdout);
+	} else {
+		print_json(node);
+	}
+}
+
+static void on_call(const GlowResponse *r, gpointer data)
+{
+	CallState *st = data;
+	switch (r->type) {
+	case GLOW_PKT_ITEM:
+		st->items++;
+		print_payload(st, r);
+		return;
+	case GLOW_PKT_REPLY:
+		print_payload(st, r);
+		break;
+	case GLOW_PKT_END:
+		if (!st->cli->json)
+			fprintf(stderr, "glow: stream ended after %u items\n", st->items);
+		break;
+	case GLOW_PKT_ERROR: {
+		GError e = { GLOW_ERROR, (gint)r->code, (char *)r->message };
+		st->rc = fail_error(st->cli, &e);
+		break;
+	}
+	}
+	st->done = TRUE;
+}
+
+static int cmd_call(Cli *cli, int argc, char **argv)
+{
+	g_autoptr(GError) e = NULL;
+	Glow__InterfaceInfo *info = NULL;
+	GlowAddr dst;
+	const GlowInterface *iface;
+	const GlowMethod *m;
+	g_autoptr(GBytes) in = NULL;
+	CallState st = { 0 };
+	GlowCallOptions opt = { 0 };
+	int rc = EXIT_FAILED;
+
+	if (!resolve_resource(cli, argv[0], &dst, &e) || !describe(cli, &dst, &info, &e))
+		return fail_error(cli, e);
+	iface = glow_iface_by_name(glow_client_registry(cli->client), info->name);
+	if (!iface) {
+		fail("%s implements %s, an interface this glow does not know (upgrade glow)", info->address, info->name);
+		goto out;
+	}
+	m = glow_iface_method_by_name(iface, argv[1]);
+	if (!m) {
+		GString *names = g_string_new(NULL);
+		for (guint i = 0; i < iface->n_methods; i++)
+			g_string_append_printf(names, "%s%s", i ? ", " : "", iface->methods[i].name);
+		fail("%s has no method \"%s\"; it has: %s", iface->name, argv[1], names->str);
+		g_string_free(names, TRUE);
+		rc = EXIT_USAGE;
+		goto out;
+	}
+	in = glow_pbjson_text_to_protobuf(m->input, argc > 2 ? argv[2] : "{}", &e);
+	if (!in) {
+		fail("bad argument for %s.%s (a JSON %s): %s", iface->name, m->name, m->input->name, e->message);
+		rc = EXIT_USAGE;
+		goto out;
+	}
+	st.m = m;
+	st.cli = cli;
+	opt.deadline_ms = cli->timeout_ms;
+	opt.stream = m->server_streaming;
+	if (!glow_client_call(cli->client, &dst, iface->id, m->id, g_bytes_get_data(in, NULL), g_bytes_get_size(in),
+	                      &opt, on_call, &st, &e)) {
+		rc = fail_error(cli, e);
+		goto out;
+	}
+	while (!st.done)
+		g_main_context_iteration(cli->ctx, TRUE);
+	rc = st.rc;
+out:
+	glow__interface_info__free_unpacked(info, NULL);
+	return rc;
+}
+
+static int cmd_stop(Cli *cli, int argc, char **argv)
+{
+	g_autoptr(GError) e = NULL;
+	Glow__Empty empty = GLOW__EMPTY__INIT;
+	Glow__Empty *out = NULL;
+	GlowAddr dst;
+	(void)argc;
+	(void)argv;
+
+	if (!ensure_client(cli, &e))
+		return fail_error(cli, e);
+	dst = local_node(cli);
+	if (!call_sync(cli, &dst, "glow.Node", "Shutdown", &empty.base, (ProtobufCMessage **)&out, &e))
+		return fail_error(cli, e);
+	glow__empty__free_unpacked(out, NULL);
+	printf(cli->json ? "{}\n" : "glowd is stopping\n");
+	return EXIT_OK;
+}
+
+static const Command commands[] = {
+	{ "status", "", "Show the local node: ID, name, addresses, links, resources.", cmd_status, 0, 0 },
+	{ "id", "", "Print the local node's ID.", cmd_id, 0, 0 },
+	{ "links", "", "List the node's links to other nodes.", cmd_links, 0, 0 },
+	{ "connect", "HOST:PORT [NODE-ID]",
+	  "Link to the node at HOST:PORT. With NODE-ID (or an 8+ character prefix), refuse any other node.",
+	  cmd_connect, 1, 2 },
+	{ "disconnect", "NODE-ID|LINK", "Close the link(s) to a node, or one link by number.", cmd_disconnect, 1, 1 },
+	{ "resources", "[NODE]", "List the resources of the local node, or of a linked NODE.", cmd_resources, 0, 1 },
+	{ "describe", "RESOURCE", "Show a resource's interface: methods and their message fields.", cmd_describe, 1, 1 },
+	{ "call", "RESOURCE METHOD ['JSON']",
+	  "Call METHOD of RESOURCE with a JSON argument; prints the JSON answer (one line per item for streams).",
+	  cmd_call, 2, 3 },
+	{ "stop", "", "Stop the local node.", cmd_stop, 0, 0 },
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f, "Usage: glow [OPTIONS] COMMAND [ARGS]\n\n"
+	           "Control a Glow node and call resources anywhere in the mesh.\n\nCommands:\n");
+	for (size_t i = 0; i < G_N_ELEMENTS(commands); i++)
+		fprintf(f, "  %-10s %-26s %s\n", commands[i].name, commands[i].args, commands[i].help);
+	fprintf(f, "\nOptions:\n"
+	           "  -d, --state-dir DIR  the node's state dir (default $XDG_DATA_HOME/glow)\n"
+	           "  -s, --socket PATH    the node's control socket (default STATE-DIR/glowd.sock)\n"
+	           "  -j, --json           machine-readable output (errors too, as {\"error\":{...}})\n"
+	           "  -t, --timeout MS     how long to wait for an answer (default 10000)\n"
+	           "  -h, --help           this help; `glow COMMAND --help` for one command\n\n"
+	           "RESOURCE is glow://NODE/ID, NODE/ID, or ID (a resource of the local node).\n"
+	           "NODE is a node ID or a prefix of at least 8 of its characters.\n\n"
+	           "Exit status: 0 success, 1 the call failed, 2 bad usage, 3 glowd not running.\n");
+}
+
+static void command_usage(const Command *c, FILE *f)
+{
+	fprintf(f, "Usage: glow [OPTIONS] %s %s\n\n%s\n", c->name, c->args, c->help);
+}
+
+int main(int argc, char **argv)
+{
+	Cli cli = { .timeout_ms = 10000 };
+	int i = 1, rc;
+	const Command *cmd = NULL;
+
+	setlocale(LC_ALL, "");
+	for (; i < argc && argv[i][0] == '-'; i++) {
+		const char *a = argv[i];
+		const char *val = i + 1 < argc ? argv[i + 1] : NULL;
+		if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+			usage(stdout);
+			return EXIT_OK;
+		} else if (!strcmp(a, "-j") || !strcmp(a, "--json")) {
+			cli.json = TRUE;
+		} else if ((!strcmp(a, "-d") || !strcmp(a, "--state-dir")) && val) {
+			cli.state_dir = argv[++i];
+		} else if ((!strcmp(a, "-s") || !strcmp(a, "--socket")) && val) {
+			cli.socket = argv[++i];
+		} else if ((!strcmp(a, "-t") || !strcmp(a, "--timeout")) && val) {
+			guint64 t;
+			if (!parse_u64(val, &t) || t == 0 || t > GLOW_RPC_MAX_DEADLINE_MS) {
+				fail("--timeout takes milliseconds, 1 to %u", GLOW_RPC_MAX_DEADLINE_MS);
+				return EXIT_USAGE;
+			}
+			cli.timeout_ms = (guint)t;
+			i++;
+		} else {
+			fail("unknown option %s (see glow --help)", a);
+			return EXIT_USAGE;
+		}
+	}
+	if (i >= argc) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	for (size_t k = 0; k < G_N_ELEMENTS(commands); k++)
+		if (!strcmp(argv[i], commands[k].name))
+			cmd = &commands[k];
+	if (!cmd) {
+		fail("unknown command \"%s\" (see glow --help)", argv[i]);
+		return EXIT_USAGE;
+	}
+	for (int k = i + 1; k < argc; k++) {
+		if (!strcmp(argv[k], "--help") || !strcmp(argv[k], "-h")) {
+			command_usage(cmd, stdout);
+			return EXIT_OK;
+		}
+	}
+	int nargs = argc - i - 1;
+	if (nargs < cmd->min_args || nargs > cmd->max_args) {
+		command_usage(cmd, stderr);
+		return EXIT_USAGE;
+	}
+	cli.ctx = g_main_context_new();
+	rc = cmd->run(&cli, nargs, argv + i + 1);
+	glow_client_free(cli.client);
+	g_main_context_unref(cli.ctx);
+	return rc;
+}

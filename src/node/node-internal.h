@@ -1,0 +1,40 @@
+/* node-internal.h — GlowNode's insides, shared by node.c and node_service.c only. */
+#pragma once
+
+#include "node/control.h"
+#include "node/node.h"
+#include "router/router.h"
+
+struct GlowNode {
+	GMainContext *ctx;
+	GlowNodeConfig cfg;
+	GlowIdentity *identity;
+	char *name;
+	gint64 started_us;
+	GlowIfaceRegistry *reg;
+	GlowRouter *router;
+	GlowRpc *rpc;
+	GlowResourceTable *resources;
+	GlowProcess *core;
+	GlowControl *control;
+	GPtrArray *listeners;      /* Listener* */
+	GPtrArray *listen_addrs;   /* char* */
+	GHashTable *links;         /* link id -> GlowLink* (one ref) */
+	guint64 next_link_id;
+	guint pending_inbound;     /* inbound links still in handshake */
+	GHashTable *sessions;      /* endpoint id -> GlowSession* */
+	guint64 next_endpoint;
+	GQueue local_queue;        /* packets from this node to itself, delivered from an idle */
+	GSource *local_idle;
+	GPtrArray *pending_connects;
+	GlowNodeShutdownFn shutdown_fn;
+	gpointer shutdown_data;
+	guint64 rejected_packets;
+};
+
+/* Starts the built-in core process and the glow.Node resource. */
+gboolean glow_node_service_start(GlowNode *n, GError **error);
+void glow_node_links_snapshot(GlowNode *n, GPtrArray *out);
+/* Resolves a typed node ID or >= 8 char prefix among this node and its
+ * links. Returns FALSE with a message (g_free) when unknown or ambiguous. */
+gboolean glow_node_resolve(GlowNode *n, const char *text, GlowNodeId *out, char **message);

@@ -1,0 +1,708 @@
+#include "node/node.h"
+
+#include <errno.h>
+#include <gio/gio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "node/node-internal.h"
+
+#define G_LOG_DOMAIN_NODE "glowd"
+#define log_msg(...) g_log(G_LOG_DOMAIN_NODE, G_LOG_LEVEL_MESSAGE, __VA_ARGS__)
+#define log_info(...) g_log(G_LOG_DOMAIN_NODE, G_LOG_LEVEL_INFO, __VA_ARGS__)
+
+typedef struct {
+	GlowNode *node;
+	int fd;
+	GlowFdWatch *watch;
+} Listener;
+
+typedef struct {
+	GlowNode *node;
+	char *address;
+	GlowNodeId expect;
+	gboolean has_expect;
+	char *prefix;
+	guint timeout_ms;
+	GCancellable *dial;
+	guint64 link_id;
+	GlowConnectFn fn;
+	gpointer data;
+} Connect;
+
+typedef struct {
+	GlowPacketHeader h;
+	uint8_t *payload;
+} Queued;
+
+/* --- config ---------------------------------------------------------------------- */
+
+void glow_node_config_init(GlowNodeConfig *cfg)
+{
+	memset(cfg, 0, sizeof *cfg);
+	cfg->control = TRUE;
+	glow_link_config_default(&cfg->link);
+}
+
+void glow_node_config_clear(GlowNodeConfig *cfg)
+{
+	g_free(cfg->state_dir);
+	g_free(cfg->name);
+	g_strfreev(cfg->listen);
+	g_strfreev(cfg->connect);
+	memset(cfg, 0, sizeof *cfg);
+}
+
+static gboolean read_uint(GKeyFile *kf, const char *group, const char *key, guint min, guint max, guint *out,
+                          GError **error)
+{
+	g_autoptr(GError) e = NULL;
+	gint64 v;
+	if (!g_key_file_has_key(kf, group, key, NULL))
+		return TRUE;
+	v = g_key_file_get_int64(kf, group, key, &e);
+	if (e || v < min || v > max) {
+		g_set_error(error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
+		            "[%s] %s must be a whole number from %u to %u", group, key, min, max);
+		return FALSE;
+	}
+	*out = (guint)v;
+	return TRUE;
+}
+
+gboolean glow_node_config_load(GlowNodeConfig *cfg, const char *path, GError **error)
+{
+	g_autoptr(GKeyFile) kf = g_key_file_new();
+	g_autoptr(GError) e = NULL;
+	guint rekey_records = (guint)MIN(cfg->link.rekey_records, G_MAXUINT);
+
+	if (!g_key_file_load_from_file(kf, path, G_KEY_FILE_NONE, &e)) {
+		if (g_error_matches(e, G_FILE_ERROR, G_FILE_ERROR_NOENT))
+			return TRUE;
+		g_set_error(error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_PARSE, "%s: %s", path, e->message);
+		return FALSE;
+	}
+	if (!cfg->name)
+		cfg->name = g_key_file_get_string(kf, "node", "name", NULL);
+	if (!cfg->listen)
+		cfg->listen = g_key_file_get_string_list(kf, "node", "listen", NULL, NULL);
+	if (!cfg->connect)
+		cfg->connect = g_key_file_get_string_list(kf, "node", "connect", NULL, NULL);
+	if (!read_uint(kf, "link", "keepalive_ms", 100, 600000, &cfg->link.keepalive_ms, error) ||
+	    !read_uint(kf, "link", "dead_ms", 200, 3600000, &cfg->link.dead_ms, error) ||
+	    !read_uint(kf, "link", "handshake_ms", 100, 600000, &cfg->link.handshake_ms, error) ||
+	    !read_uint(kf, "link", "rekey_seconds", 1, 86400, &cfg->link.rekey_seconds, error) ||
+	    !read_uint(kf, "link", "rekey_records", 1, 1u << 30, &rekey_records, error)) {
+		g_prefix_error(error, "%s: ", path);
+		return FALSE;
+	}
+	cfg->link.rekey_records = rekey_records;
+	if (cfg->link.dead_ms <= cfg->link.keepalive_ms) {
+		g_set_error(error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
+		            "%s: [link] dead_ms must be larger than keepalive_ms", path);
+		return FALSE;
+	}
+	return TRUE;
+}
+
+/* --- packet paths -------------------------------------------------------------------- */
+
+static gboolean is_response(uint8_t type)
+{
+	return type == GLOW_PKT_REPLY || type == GLOW_PKT_ERROR || type == GLOW_PKT_ITEM || type == GLOW_PKT_END;
+}
+
+static GlowErrorCode route(GlowNode *n, const GlowPacketHeader *h, const uint8_t *payload);
+
+/* Tells a local caller (session or the node's rpc) that its call failed. */
+static void answer_error(GlowNode *n, const GlowPacketHeader *call, GlowErrorCode code, const char *text)
+{
+	if (call->type != GLOW_PKT_CALL)
+		return;
+	glow_rpc_reject(n->rpc, call, code, "%s", text);
+}
+
+static void deliver_to_session(GlowNode *n, const GlowPacketHeader *h, const uint8_t *payload)
+{
+	GlowSession *s = g_hash_table_lookup(n->sessions, &h->dst.resource);
+	if (s && glow_session_send(s, h, payload))
+		return;
+	/* Nobody reads this stream any more: stop the sender. */
+	if (h->type == GLOW_PKT_ITEM) {
+		GlowPacketHeader c = *h;
+		c.type = GLOW_PKT_CANCEL;
+		c.payload_len = 0;
+		c.dst = h->src;
+		c.src = h->dst;
+		route(n, &c, NULL);
+	}
+}
+
+static void deliver_local(GlowNode *n, const GlowPacketHeader *h, const uint8_t *payload)
+{
+	gboolean to_session = h->dst.resource >= GLOW_RESOURCE_EPHEMERAL_BASE;
+
+	switch (h->type) {
+	case GLOW_PKT_CALL:
+	case GLOW_PKT_MESSAGE:
+		glow_resources_dispatch(n->resources, h, payload);
+		break;
+	case GLOW_PKT_CANCEL:
+	case GLOW_PKT_CREDIT:
+		if (!to_session)
+			glow_rpc_handle_control(n->rpc, h);
+		break;
+	default:
+		if (to_session) {
+			deliver_to_session(n, h, payload);
+		} else if (!glow_rpc_handle_response(n->rpc, h, payload) && h->type == GLOW_PKT_ITEM) {
+			GlowPacketHeader c = *h;
+			c.type = GLOW_PKT_CANCEL;
+			c.payload_len = 0;
+			c.dst = h->src;
+			c.src = h->dst;
+			route(n, &c, NULL);
+		}
+		break;
+	}
+}
+
+/* Packets from this node to itself wait for the main loop, so a handler
+ * never re-enters itself through a call it makes. */
+static gboolean drain_local(gpointer data)
+{
+	GlowNode *n = data;
+	Queued *q;
+	guint budget = 256;
+
+	while (budget-- && (q = g_queue_pop_head(&n->local_queue))) {
+		deliver_local(n, &q->h, q->payload);
+		g_free(q->payload);
+		g_free(q);
+	}
+	if (!g_queue_is_empty(&n->local_queue))
+		return G_SOURCE_CONTINUE;
+	g_source_unref(n->local_idle);
+	n->local_idle = NULL;
+	return G_SOURCE_REMOVE;
+}
+
+static void queue_local(GlowNode *n, const GlowPacketHeader *h, const uint8_t *payload)
+{
+	Queued *q = g_new(Queued, 1);
+	q->h = *h;
+	q->payload = h->payload_len ? g_memdup2(payload, h->payload_len) : NULL;
+	g_queue_push_tail(&n->local_queue, q);
+	if (!n->local_idle) {
+		n->local_idle = g_idle_source_new();
+		g_source_set_priority(n->local_idle, G_PRIORITY_DEFAULT);
+		g_source_set_callback(n->local_idle, drain_local, n, NULL);
+		g_source_attach(n->local_idle, n->ctx);
+	}
+}
+
+static GlowErrorCode route(GlowNode *n, const GlowPacketHeader *h, const uint8_t *payload)
+{
+	if (glow_node_id_equal(&h->dst.node, &n->identity->id)) {
+		queue_local(n, h, payload);
+		return GLOW_OK;
+	}
+	switch (glow_router_forward(n->router, h, payload)) {
+	case GLOW_ROUTE_SENT:
+		return GLOW_OK;
+	case GLOW_ROUTE_CONGESTED:
+		return GLOW_ERR_TOO_FAST;
+	case GLOW_ROUTE_HOP_LIMIT:
+	case GLOW_ROUTE_NO_ROUTE:
+		break;
+	}
+	return GLOW_ERR_UNREACHABLE;
+}
+
+static GlowErrorCode rpc_send(const GlowPacketHeader *h, const uint8_t *payload, gpointer user)
+{
+	return route(user, h, payload);
+}
+
+static gboolean port_send(gpointer port, const GlowPacketHeader *h, const uint8_t *payload)
+{
+	return glow_link_send(port, h, payload);
+}
+
+/* --- links ----------------------------------------------------------------------------- */
+
+static Connect *connect_for_link(GlowNode *n, guint64 link_id)
+{
+	for (guint i = 0; i < n->pending_connects->len; i++) {
+		Connect *c = n->pending_connects->pdata[i];
+		if (c->link_id == link_id)
+			return c;
+	}
+	return NULL;
+}
+
+static void connect_finish(Connect *c, GlowLink *link, GlowErrorCode code, const char *error)
+{
+	GlowNode *n = c->node;
+	g_ptr_array_remove(n->pending_connects, c);
+	if (c->fn)
+		c->fn(n, link, code, error, c->data);
+	if (c->dial)
+		g_object_unref(c->dial);
+	g_free(c->address);
+	g_free(c->prefix);
+	g_free(c);
+}
+
+static void on_link_established(GlowLink *l, gpointer user)
+{
+	GlowNode *n = user;
+	const GlowConn *conn = glow_link_conn(l);
+	char id[GLOW_NODE_ID_TEXT_BUF];
+	Connect *c;
+
+	if (!glow_link_is_initiator(l))
+		n->pending_inbound--;
+	glow_node_id_to_text(glow_link_peer(l), id);
+	c = connect_for_link(n, glow_link_id(l));
+	if (c && c->prefix && !glow_node_id_has_prefix(glow_link_peer(l), c->prefix)) {
+		g_autofree char *why = g_strdup_printf("peer is %s, which does not start with %s", id, c->prefix);
+		glow_link_close(l, why);
+		return;
+	}
+	glow_router_add_neighbour(n->router, glow_link_peer(l), l);
+	log_msg("link %" G_GUINT64_FORMAT " up: %s \"%s\" (%s %s %s)", glow_link_id(l), id, glow_link_peer_name(l),
+	        conn->ops->name, glow_link_is_initiator(l) ? "to" : "from", conn->remote);
+	if (c)
+		connect_finish(c, l, GLOW_OK, NULL);
+}
+
+static void on_link_packet(GlowLink *l, const GlowPacketHeader *h, const uint8_t *payload, gpointer user)
+{
+	GlowNode *n = user;
+
+	/* Until mesh routing (and end-to-end sessions) land, a neighbour speaks
+	 * only for itself and only to this node: anything else is dropped. */
+	if (!glow_node_id_equal(&h->src.node, glow_link_peer(l))) {
+		n->rejected_packets++;
+		log_info("link %" G_GUINT64_FORMAT ": dropped a packet with a foreign source", glow_link_id(l));
+		return;
+	}
+	if (!glow_node_id_equal(&h->dst.node, &n->identity->id)) {
+		n->rejected_packets++;
+		if (h->type == GLOW_PKT_CALL) {
+			GlowPacketHeader e = *h;
+			glow_rpc_reject(n->rpc, &e, GLOW_ERR_UNREACHABLE, "this node does not relay yet");
+		}
+		return;
+	}
+	deliver_local(n, h, payload);
+}
+
+static void on_link_closed(GlowLink *l, const char *reason, gpointer user)
+{
+	GlowNode *n = user;
+	guint64 id = glow_link_id(l);
+	Connect *c = connect_for_link(n, id);
+
+	if (!glow_link_is_established(l) && !glow_link_is_initiator(l) && !c) {
+		/* an inbound handshake that never finished */
+	}
+	if (g_hash_table_lookup(n->links, &id) != l)
+		return;
+	if (glow_link_stats(l)->established_us) {
+		char peer[GLOW_NODE_ID_TEXT_BUF];
+		glow_node_id_to_text(glow_link_peer(l), peer);
+		log_msg("link %" G_GUINT64_FORMAT " to %s down: %s", id, peer, reason);
+		if (glow_router_remove_neighbour(n->router, glow_link_peer(l), l)) {
+			g_autofree char *msg = g_strdup_printf("link to %s lost: %s", peer, reason);
+			glow_rpc_node_lost(n->rpc, glow_link_peer(l), GLOW_ERR_UNREACHABLE, msg);
+		}
+	} else {
+		if (!glow_link_is_initiator(l))
+			n->pending_inbound--;
+		log_msg("link %" G_GUINT64_FORMAT " (%s) failed: %s", id, glow_link_conn(l) ? glow_link_conn(l)->remote : "?",
+		        reason);
+	}
+	if (c) {
+		GlowErrorCode code = strstr(reason, "different node") || strstr(reason, "does not start")
+		                             ? GLOW_ERR_PERMISSION_DENIED
+		                     : strstr(reason, "timed out") ? GLOW_ERR_TIMEOUT
+		                                                   : GLOW_ERR_UNREACHABLE;
+		connect_finish(c, NULL, code, reason);
+	}
+	g_hash_table_remove(n->links, &id); /* drops the node's reference */
+}
+
+static const GlowLinkCallbacks link_cb = {
+	.established = on_link_established,
+	.packet = on_link_packet,
+	.closed = on_link_closed,
+};
+
+static GlowLink *add_link(GlowNode *n, GlowConn *conn, gboolean initiator, const GlowNodeId *expect)
+{
+	guint64 id = n->next_link_id++;
+	GlowLink *l = glow_link_new(n->ctx, id, conn, initiator, n->identity, n->name, expect, &n->cfg.link,
+	                            &link_cb, n);
+	guint64 *key = g_new(guint64, 1);
+	*key = id;
+	g_hash_table_insert(n->links, key, l);
+	return l;
+}
+
+static gboolean on_accept(int fd, GIOCondition cond, gpointer data)
+{
+	Listener *ls = data;
+	GlowNode *n = ls->node;
+	GlowConn *conn;
+	(void)fd;
+	(void)cond;
+
+	while ((conn = glow_tcp_accept(ls->fd))) {
+		if (n->pending_inbound >= GLOW_LINK_MAX_PENDING_HANDSHAKES ||
+		    g_hash_table_size(n->links) >= GLOW_LINK_MAX_LINKS) {
+			log_msg("refusing connection from %s: %u handshakes in progress, %u links", conn->remote,
+			        n->pending_inbound, g_hash_table_size(n->links));
+			glow_conn_free(conn);
+			continue;
+		}
+		n->pending_inbound++;
+		add_link(n, conn, FALSE, NULL);
+	}
+	if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+		log_msg("accept: %s", g_strerror(errno));
+	return TRUE;
+}
+
+static void on_dialed(GlowConn *conn, GError *error, gpointer data)
+{
+	Connect *c = data;
+	GlowNode *n = c->node;
+	GlowLink *l;
+
+	if (!conn) {
+		g_autofree char *why = g_strdup_printf("cannot reach %s: %s", c->address, error->message);
+		if (!g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+			log_msg("%s", why);
+		connect_finish(c, NULL,
+		               g_error_matches(error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT) ? GLOW_ERR_TIMEOUT
+		                                                                        : GLOW_ERR_UNREACHABLE,
+		               why);
+		return;
+	}
+	l = add_link(n, conn, TRUE, c->has_expect ? &c->expect : NULL);
+	c->link_id = glow_link_id(l);
+}
+
+void glow_node_connect(GlowNode *n, const char *address, const GlowNodeId *expect, const char *expect_prefix,
+                       guint timeout_ms, GlowConnectFn fn, gpointer data)
+{
+	Connect *c = g_new0(Connect, 1);
+	c->node = n;
+	c->address = g_strdup(address);
+	if (expect) {
+		c->expect = *expect;
+		c->has_expect = TRUE;
+	}
+	c->prefix = g_strdup(expect_prefix);
+	c->timeout_ms = timeout_ms ? timeout_ms : 10000;
+	c->fn = fn;
+	c->data = data;
+	c->link_id = G_MAXUINT64;
+	g_ptr_array_add(n->pending_connects, c);
+	c->dial = glow_tcp_dial(n->ctx, address, c->timeout_ms, on_dialed, c);
+	g_object_ref(c->dial);
+}
+
+/* --- control sessions --------------------------------------------------------------------- */
+
+static guint64 on_session_opened(GlowSession *s, gpointer user)
+{
+	GlowNode *n = user;
+	guint64 ep = GLOW_RESOURCE_EPHEMERAL_BASE + n->next_endpoint++;
+	guint64 *key = g_new(guint64, 1);
+	GlowPacketHeader w = {
+		.version = GLOW_PACKET_VERSION,
+		.type = GLOW_PKT_MESSAGE,
+		.hop_limit = 0,
+		.interface_id = glow_firefly_name_id("glow.Control"),
+		.method_id = glow_firefly_method_id("glow.Control", "Welcome"),
+		.dst = { n->identity->id, ep },
+		.src = { n->identity->id, GLOW_RESOURCE_NODE },
+	};
+	*key = ep;
+	g_hash_table_insert(n->sessions, key, s);
+	glow_session_send(s, &w, NULL);
+	return ep;
+}
+
+static void on_session_packet(GlowSession *s, const GlowPacketHeader *in, const uint8_t *payload, gpointer user)
+{
+	GlowNode *n = user;
+	GlowPacketHeader h = *in;
+	GlowErrorCode err;
+
+	if (is_response(h.type)) {
+		n->rejected_packets++;
+		return; /* sessions do not serve resources yet (external processes will) */
+	}
+	/* The node vouches for a local caller's address: whatever it claimed is replaced. */
+	h.src.node = n->identity->id;
+	h.src.resource = glow_session_endpoint(s);
+	if (glow_node_id_is_zero(&h.dst.node))
+		h.dst.node = n->identity->id;
+	if (h.hop_limit == 0)
+		h.hop_limit = GLOW_HOP_LIMIT_DEFAULT;
+	err = route(n, &h, payload);
+	if (err != GLOW_OK) {
+		char dst[GLOW_ADDR_TEXT_BUF];
+		g_autofree char *text = NULL;
+		glow_addr_to_text(&h.dst, dst);
+		text = g_strdup_printf("%s is %s: %s", dst, glow_error_name(err),
+		                       err == GLOW_ERR_UNREACHABLE ? "no link to that node" : "link congested");
+		answer_error(n, &h, err, text);
+	}
+}
+
+static void on_session_closed(GlowSession *s, gpointer user)
+{
+	GlowNode *n = user;
+	guint64 ep = glow_session_endpoint(s);
+	GlowAddr caller = { n->identity->id, ep };
+	g_hash_table_remove(n->sessions, &ep);
+	glow_rpc_caller_lost(n->rpc, &caller);
+}
+
+static const GlowControlCallbacks control_cb = {
+	.opened = on_session_opened,
+	.packet = on_session_packet,
+	.closed = on_session_closed,
+};
+
+/* --- lifecycle ------------------------------------------------------------------------------- */
+
+static void listener_free(gpointer p)
+{
+	Listener *ls = p;
+	glow_fd_watch_free(ls->watch);
+	close(ls->fd);
+	g_free(ls);
+}
+
+static gboolean open_listeners(GlowNode *n, GError **error)
+{
+	for (char **a = n->cfg.listen; a && *a; a++) {
+		g_autofree char *host = NULL;
+		char *bound = NULL;
+		guint16 port;
+		int fd;
+		Listener *ls;
+		if (!glow_parse_host_port(*a, &host, &port, error))
+			return FALSE;
+		fd = glow_tcp_listen(host, port, &bound, error);
+		if (fd < 0)
+			return FALSE;
+		ls = g_new0(Listener, 1);
+		ls->node = n;
+		ls->fd = fd;
+		ls->watch = glow_fd_watch_new(n->ctx, fd, G_IO_IN, on_accept, ls);
+		g_ptr_array_add(n->listeners, ls);
+		g_ptr_array_add(n->listen_addrs, bound);
+	}
+	return TRUE;
+}
+
+static void on_startup_connect(GlowNode *n, GlowLink *link, GlowErrorCode code, const char *error, gpointer data)
+{
+	char *address = data;
+	(void)n;
+	(void)link;
+	if (code != GLOW_OK)
+		log_msg("could not link to %s: %s", address, error);
+	g_free(address);
+}
+
+/* "host:port" or "host:port/NODE-ID-or-prefix" */
+static void dial_configured(GlowNode *n)
+{
+	for (char **a = n->cfg.connect; a && *a; a++) {
+		const char *slash = strchr(*a, '/');
+		g_autofree char *addr = slash ? g_strndup(*a, (gsize)(slash - *a)) : g_strdup(*a);
+		char clean[GLOW_NODE_ID_RAW_CHARS + 1];
+		GlowNodeId id;
+		gboolean full = slash && glow_node_id_from_text(slash + 1, &id) == GLOW_ID_OK;
+		gboolean prefix = slash && !full && glow_node_id_clean(slash + 1, clean, sizeof clean) >= 8;
+		if (slash && !full && !prefix) {
+			log_msg("ignoring connect entry \"%s\": bad node ID", *a);
+			continue;
+		}
+		glow_node_connect(n, addr, full ? &id : NULL, prefix ? clean : NULL, 0, on_startup_connect,
+		                  g_strdup(*a));
+	}
+}
+
+GlowNode *glow_node_new(GMainContext *ctx, const GlowNodeConfig *cfg, GError **error)
+{
+	GlowNode *n = g_new0(GlowNode, 1);
+	gboolean created = FALSE;
+	g_autofree char *sock = NULL;
+
+	n->ctx = g_main_context_ref(ctx);
+	n->cfg = *cfg;
+	n->cfg.state_dir = g_strdup(cfg->state_dir);
+	n->cfg.name = g_strdup(cfg->name);
+	n->cfg.listen = g_strdupv(cfg->listen);
+	n->cfg.connect = g_strdupv(cfg->connect);
+	n->name = g_strdup(cfg->name && *cfg->name ? cfg->name : g_get_host_name());
+	n->started_us = g_get_monotonic_time();
+	n->listeners = g_ptr_array_new_with_free_func(listener_free);
+	n->listen_addrs = g_ptr_array_new_with_free_func(g_free);
+	n->links = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, (GDestroyNotify)glow_link_unref);
+	n->sessions = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, NULL);
+	n->pending_connects = g_ptr_array_new();
+	n->next_link_id = 1;
+	g_queue_init(&n->local_queue);
+
+	n->identity = glow_identity_load_or_create(cfg->state_dir, &created, error);
+	if (!n->identity)
+		goto fail;
+	if (created)
+		log_msg("created a new node identity in %s", cfg->state_dir);
+	n->reg = glow_iface_registry_new();
+	n->router = glow_router_new(&n->identity->id, port_send);
+	n->rpc = glow_rpc_new(ctx, rpc_send, n);
+	n->resources = glow_resources_new(n->reg, &n->identity->id, n->rpc);
+	if (!glow_node_service_start(n, error) || !open_listeners(n, error))
+		goto fail;
+	if (cfg->control) {
+		sock = g_build_filename(cfg->state_dir, GLOW_CONTROL_SOCKET_NAME, NULL);
+		n->control = glow_control_new(ctx, sock, &control_cb, n, error);
+		if (!n->control)
+			goto fail;
+	}
+	dial_configured(n);
+	return n;
+fail:
+	glow_node_free(n);
+	return NULL;
+}
+
+void glow_node_free(GlowNode *n)
+{
+	GHashTableIter it;
+	gpointer v;
+	Queued *q;
+
+	if (!n)
+		return;
+	while (n->pending_connects->len) {
+		Connect *c = n->pending_connects->pdata[0];
+		if (c->dial)
+			g_cancellable_cancel(c->dial);
+		c->fn = NULL;
+		if (n->pending_connects->len && n->pending_connects->pdata[0] == c)
+			connect_finish(c, NULL, GLOW_ERR_CANCELLED, "node stopping");
+	}
+	/* Close every link so that peers learn at once, not from their dead timer. */
+	GPtrArray *links = g_ptr_array_new_with_free_func((GDestroyNotify)glow_link_unref);
+	g_hash_table_iter_init(&it, n->links);
+	while (g_hash_table_iter_next(&it, NULL, &v))
+		g_ptr_array_add(links, glow_link_ref(v));
+	for (guint i = 0; i < links->len; i++)
+		glow_link_close(links->pdata[i], "node stopping");
+	g_ptr_array_free(links, TRUE);
+	glow_control_free(n->control);
+	glow_resources_free(n->resources);
+	glow_rpc_free(n->rpc);
+	while ((q = g_queue_pop_head(&n->local_queue))) {
+		g_free(q->payload);
+		g_free(q);
+	}
+	if (n->local_idle) {
+		g_source_destroy(n->local_idle);
+		g_source_unref(n->local_idle);
+	}
+	glow_router_free(n->router);
+	glow_iface_registry_free(n->reg);
+	glow_identity_free(n->identity);
+	g_hash_table_destroy(n->links);
+	g_hash_table_destroy(n->sessions);
+	g_ptr_array_free(n->listeners, TRUE);
+	g_ptr_array_free(n->listen_addrs, TRUE);
+	g_ptr_array_free(n->pending_connects, TRUE);
+	g_free(n->name);
+	g_free(n->cfg.state_dir);
+	g_free(n->cfg.name);
+	g_strfreev(n->cfg.listen);
+	g_strfreev(n->cfg.connect);
+	g_main_context_unref(n->ctx);
+	g_free(n);
+}
+
+void glow_node_set_shutdown_handler(GlowNode *n, GlowNodeShutdownFn fn, gpointer data)
+{
+	n->shutdown_fn = fn;
+	n->shutdown_data = data;
+}
+
+const GlowNodeId *glow_node_id(const GlowNode *n) { return &n->identity->id; }
+GMainContext *glow_node_context(const GlowNode *n) { return n->ctx; }
+GlowResourceTable *glow_node_resources(GlowNode *n) { return n->resources; }
+GlowRpc *glow_node_rpc(GlowNode *n) { return n->rpc; }
+const char *glow_node_control_path(const GlowNode *n) { return n->control ? glow_control_path(n->control) : NULL; }
+const GPtrArray *glow_node_listen_addresses(const GlowNode *n) { return n->listen_addrs; }
+
+void glow_node_links_snapshot(GlowNode *n, GPtrArray *out)
+{
+	GHashTableIter it;
+	gpointer v;
+	g_hash_table_iter_init(&it, n->links);
+	while (g_hash_table_iter_next(&it, NULL, &v))
+		if (glow_link_is_established(v))
+			g_ptr_array_add(out, v);
+}
+
+gboolean glow_node_resolve(GlowNode *n, const char *text, GlowNodeId *out, char **message)
+{
+	char clean[GLOW_NODE_ID_RAW_CHARS + 8];
+	g_autoptr(GPtrArray) links = g_ptr_array_new();
+	GPtrArray *cands = g_ptr_array_new();
+	gboolean ok = FALSE;
+	int len;
+
+	if (glow_node_id_from_text(text, out) == GLOW_ID_OK)
+		return (g_ptr_array_free(cands, TRUE), TRUE);
+	len = glow_node_id_clean(text, clean, sizeof clean);
+	if (len < GLOW_NODE_ID_MIN_PREFIX) {
+		*message = g_strdup_printf("\"%s\" is not a node ID: give the full ID or at least %d of its characters",
+		                           text, GLOW_NODE_ID_MIN_PREFIX);
+		goto out;
+	}
+	if (len >= GLOW_NODE_ID_RAW_CHARS) {
+		*message = g_strdup_printf("\"%s\" is not a valid node ID (mistyped? its check characters do not match)", text);
+		goto out;
+	}
+	if (glow_node_id_has_prefix(&n->identity->id, clean))
+		g_ptr_array_add(cands, &n->identity->id);
+	glow_node_links_snapshot(n, links);
+	for (guint i = 0; i < links->len; i++) {
+		const GlowNodeId *p = glow_link_peer(links->pdata[i]);
+		gboolean dup = FALSE;
+		for (guint j = 0; j < cands->len; j++)
+			dup |= glow_node_id_equal(cands->pdata[j], p);
+		if (!dup && glow_node_id_has_prefix(p, clean))
+			g_ptr_array_add(cands, (gpointer)p);
+	}
+	if (cands->len == 1) {
+		*out = *(GlowNodeId *)cands->pdata[0];
+		ok = TRUE;
+	} else if (cands->len == 0) {
+		*message = g_strdup_printf("no known node starts with %s", text);
+	} else {
+		*message = g_strdup_printf("%s is ambiguous: %u known nodes start with it", text, cands->len);
+	}
+out:
+	g_ptr_array_free(cands, TRUE);
+	return ok;
+}

@@ -1,0 +1,239 @@
+/* glow.Node handlers: the node as a resource (resource 0), owned by the
+ * core process (resource 1). */
+#include <string.h>
+#include <unistd.h>
+
+#include "glow/node.pb-c.h"
+#include "node/node-internal.h"
+
+void glow_resource_list_reply(GlowCall *call, GlowResourceTable *t, GPtrArray *list);
+
+static void node_info(GlowCall *call, const ProtobufCMessage *in, gpointer data)
+{
+	GlowNode *n = data;
+	Glow__NodeInfo info = GLOW__NODE_INFO__INIT;
+	char id[GLOW_NODE_ID_TEXT_BUF];
+	g_autoptr(GPtrArray) links = g_ptr_array_new();
+	(void)in;
+
+	glow_node_id_to_text(&n->identity->id, id);
+	glow_node_links_snapshot(n, links);
+	info.node_id = id;
+	info.name = n->name;
+	info.version = GLOW_VERSION;
+	info.uptime_ms = (uint64_t)(g_get_monotonic_time() - n->started_us) / 1000;
+	info.n_listen = n->listen_addrs->len;
+	info.listen = (char **)n->listen_addrs->pdata;
+	info.links = links->len;
+	info.resources = glow_resources_count(n->resources);
+	info.state_dir = n->cfg.state_dir;
+	info.pid = (uint32_t)getpid();
+	glow_call_reply(call, &info.base);
+}
+
+static void node_list_resources(GlowCall *call, const ProtobufCMessage *in, gpointer data)
+{
+	GlowNode *n = data;
+	g_autoptr(GPtrArray) list = glow_resources_list(n->resources);
+	(void)in;
+	glow_resource_list_reply(call, n->resources, list);
+}
+
+/* Fills info from l; strings point into l or into id_buf. */
+static void link_info(GlowLink *l, Glow__LinkInfo *info, char id_buf[GLOW_NODE_ID_TEXT_BUF])
+{
+	const GlowLinkStats *st = glow_link_stats(l);
+	const GlowConn *conn = glow_link_conn(l);
+	glow__link_info__init(info);
+	glow_node_id_to_text(glow_link_peer(l), id_buf);
+	info->link_id = glow_link_id(l);
+	info->peer_id = id_buf;
+	info->peer_name = (char *)glow_link_peer_name(l);
+	info->transport = (char *)(conn ? conn->ops->name : "");
+	info->local_address = conn ? conn->local : "";
+	info->remote_address = conn ? conn->remote : "";
+	info->initiator = glow_link_is_initiator(l);
+	info->established_ms = st->established_us ? (uint64_t)(g_get_monotonic_time() - st->established_us) / 1000 : 0;
+	info->rtt_us = st->rtt_us;
+	info->bytes_in = st->bytes_in;
+	info->bytes_out = st->bytes_out;
+	info->packets_in = st->packets_in;
+	info->packets_out = st->packets_out;
+	info->rekeys = st->rekeys;
+}
+
+static gint link_cmp(gconstpointer a, gconstpointer b)
+{
+	guint64 x = glow_link_id(*(GlowLink *const *)a), y = glow_link_id(*(GlowLink *const *)b);
+	return x < y ? -1 : x > y;
+}
+
+static void node_list_links(GlowCall *call, const ProtobufCMessage *in, gpointer data)
+{
+	GlowNode *n = data;
+	g_autoptr(GPtrArray) links = g_ptr_array_new();
+	Glow__LinkList out = GLOW__LINK_LIST__INIT;
+	(void)in;
+
+	glow_node_links_snapshot(n, links);
+	g_ptr_array_sort(links, link_cmp);
+	guint k = links->len ? links->len : 1;
+	Glow__LinkInfo *infos = g_new0(Glow__LinkInfo, k);
+	Glow__LinkInfo **ptrs = g_new0(Glow__LinkInfo *, k);
+	typedef char IdText[GLOW_NODE_ID_TEXT_BUF];
+	IdText *ids = g_new(IdText, k);
+	for (guint i = 0; i < links->len; i++) {
+		link_info(links->pdata[i], &infos[i], ids[i]);
+		ptrs[i] = &infos[i];
+	}
+	out.n_links = links->len;
+	out.links = ptrs;
+	glow_call_reply(call, &out.base);
+	g_free(ids);
+	g_free(ptrs);
+	g_free(infos);
+}
+
+typedef struct {
+	GlowCall *call;
+} ConnectCtx;
+
+static void connect_cancelled(GlowCall *call, gpointer data)
+{
+	ConnectCtx *cc = data;
+	(void)call;
+	cc->call = NULL; /* the dial goes on; its result is dropped */
+}
+
+static void connect_done(GlowNode *n, GlowLink *link, GlowErrorCode code, const char *error, gpointer data)
+{
+	ConnectCtx *cc = data;
+	(void)n;
+	if (cc->call) {
+		if (link) {
+			Glow__LinkInfo info;
+			char id[GLOW_NODE_ID_TEXT_BUF];
+			link_info(link, &info, id);
+			glow_call_reply(cc->call, &info.base);
+		} else {
+			glow_call_error(cc->call, code, "%s", error);
+		}
+	}
+	g_free(cc);
+}
+
+static void node_connect(GlowCall *call, const ProtobufCMessage *in, gpointer data)
+{
+	GlowNode *n = data;
+	const Glow__ConnectRequest *req = (const Glow__ConnectRequest *)in;
+	GlowNodeId expect;
+	char clean[GLOW_NODE_ID_RAW_CHARS + 8];
+	g_autofree char *host = NULL;
+	guint16 port;
+	g_autoptr(GError) err = NULL;
+	gboolean full = FALSE, prefix = FALSE;
+	ConnectCtx *cc;
+
+	if (!glow_parse_host_port(req->address, &host, &port, &err)) {
+		glow_call_error(call, GLOW_ERR_BAD_REQUEST, "%s", err->message);
+		return;
+	}
+	if (port == 0) {
+		glow_call_error(call, GLOW_ERR_BAD_REQUEST, "cannot connect to port 0");
+		return;
+	}
+	if (req->node_id && *req->node_id) {
+		full = glow_node_id_from_text(req->node_id, &expect) == GLOW_ID_OK;
+		int len = full ? 0 : glow_node_id_clean(req->node_id, clean, sizeof clean);
+		prefix = !full && len >= GLOW_NODE_ID_MIN_PREFIX && len < GLOW_NODE_ID_RAW_CHARS;
+		if (!full && !prefix) {
+			glow_call_error(call, GLOW_ERR_BAD_REQUEST,
+			                "\"%s\" is not a node ID (mistyped, or shorter than %d characters)",
+			                req->node_id, GLOW_NODE_ID_MIN_PREFIX);
+			return;
+		}
+	}
+	cc = g_new0(ConnectCtx, 1);
+	cc->call = call;
+	glow_call_set_handlers(call, NULL, connect_cancelled, cc);
+	glow_node_connect(n, req->address, full ? &expect : NULL, prefix ? clean : NULL,
+	                  req->timeout_ms ? MIN(req->timeout_ms, 600000u) : 5000, connect_done, cc);
+}
+
+static void node_disconnect(GlowCall *call, const ProtobufCMessage *in, gpointer data)
+{
+	GlowNode *n = data;
+	const Glow__DisconnectRequest *req = (const Glow__DisconnectRequest *)in;
+	Glow__Empty empty = GLOW__EMPTY__INIT;
+	g_autoptr(GPtrArray) links = g_ptr_array_new_with_free_func((GDestroyNotify)glow_link_unref);
+	g_autoptr(GPtrArray) all = g_ptr_array_new();
+	GlowNodeId peer;
+	g_autofree char *msg = NULL;
+	gboolean by_id = req->node_id && *req->node_id;
+
+	if (by_id && !glow_node_resolve(n, req->node_id, &peer, &msg)) {
+		glow_call_error(call, GLOW_ERR_NOT_FOUND, "%s", msg);
+		return;
+	}
+	glow_node_links_snapshot(n, all);
+	for (guint i = 0; i < all->len; i++) {
+		GlowLink *l = all->pdata[i];
+		if (by_id ? glow_node_id_equal(glow_link_peer(l), &peer) : glow_link_id(l) == req->link_id)
+			g_ptr_array_add(links, glow_link_ref(l));
+	}
+	if (!links->len) {
+		if (by_id)
+			glow_call_error(call, GLOW_ERR_NOT_FOUND, "no link to %s", req->node_id);
+		else
+			glow_call_error(call, GLOW_ERR_NOT_FOUND, "no link with id %" G_GUINT64_FORMAT, req->link_id);
+		return;
+	}
+	/* Reply first: the caller may be on the very link being closed. */
+	glow_call_reply(call, &empty.base);
+	for (guint i = 0; i < links->len; i++)
+		glow_link_close(links->pdata[i], "disconnected by request");
+}
+
+static gboolean shutdown_later(gpointer data)
+{
+	GlowNode *n = data;
+	if (n->shutdown_fn)
+		n->shutdown_fn(n, n->shutdown_data);
+	return G_SOURCE_REMOVE;
+}
+
+static void node_shutdown(GlowCall *call, const ProtobufCMessage *in, gpointer data)
+{
+	GlowNode *n = data;
+	Glow__Empty empty = GLOW__EMPTY__INIT;
+	GSource *t;
+	(void)in;
+	if (!n->shutdown_fn) {
+		glow_call_error(call, GLOW_ERR_UNAVAILABLE, "this node cannot be stopped remotely");
+		return;
+	}
+	glow_call_reply(call, &empty.base);
+	/* A moment for the reply to reach the caller before the node goes. */
+	t = g_timeout_source_new(100);
+	g_source_set_callback(t, shutdown_later, n, NULL);
+	g_source_attach(t, n->ctx);
+	g_source_unref(t);
+}
+
+static const GlowHandlerEntry node_handlers[] = {
+	{ "Info", node_info },
+	{ "ListResources", node_list_resources },
+	{ "ListLinks", node_list_links },
+	{ "Connect", node_connect },
+	{ "Disconnect", node_disconnect },
+	{ "Shutdown", node_shutdown },
+	{ NULL, NULL },
+};
+
+gboolean glow_node_service_start(GlowNode *n, GError **error)
+{
+	n->core = glow_process_new(n->resources, GLOW_RESOURCE_CORE_PROCESS, "core", "builtin", FALSE, error);
+	if (!n->core)
+		return FALSE;
+	return glow_resource_add(n->core, GLOW_RESOURCE_NODE, "node", "glow.Node", node_handlers, n, error) != NULL;
+}

@@ -1,0 +1,281 @@
+#include "node/resource.h"
+
+#include <gio/gio.h>
+#include <string.h>
+
+#include "glow/common.pb-c.h"
+#include "glow/node.pb-c.h"
+#include "glow/process.pb-c.h"
+
+struct GlowResourceTable {
+	const GlowIfaceRegistry *reg;
+	GlowNodeId self;
+	GlowRpc *rpc;
+	GHashTable *by_id;      /* guint64* -> GlowResource* (not owned here) */
+	GPtrArray *processes;   /* GlowProcess*, owned */
+	guint64 next_id;
+};
+
+GlowResourceTable *glow_resources_new(const GlowIfaceRegistry *reg, const GlowNodeId *self, GlowRpc *rpc)
+{
+	GlowResourceTable *t = g_new0(GlowResourceTable, 1);
+	t->reg = reg;
+	t->self = *self;
+	t->rpc = rpc;
+	t->by_id = g_hash_table_new(g_int64_hash, g_int64_equal);
+	t->processes = g_ptr_array_new();
+	t->next_id = GLOW_RESOURCE_FIRST_DYNAMIC;
+	return t;
+}
+
+void glow_resources_free(GlowResourceTable *t)
+{
+	if (!t)
+		return;
+	while (t->processes->len)
+		glow_process_terminate(t->processes->pdata[t->processes->len - 1]);
+	g_ptr_array_free(t->processes, TRUE);
+	g_hash_table_destroy(t->by_id);
+	g_free(t);
+}
+
+static guint64 pick_id(GlowResourceTable *t, guint64 id)
+{
+	if (id != GLOW_RESOURCE_ANY)
+		return id;
+	while (g_hash_table_contains(t->by_id, &t->next_id))
+		t->next_id++;
+	return t->next_id++;
+}
+
+static GlowResource *resource_new(GlowResourceTable *t, GlowProcess *owner, guint64 id, const char *name,
+                                  const char *iface_name, const GlowHandlerEntry *handlers, gpointer data,
+                                  GError **error)
+{
+	const GlowInterface *iface = glow_iface_by_name(t->reg, iface_name);
+	GlowResource *r;
+
+	if (!iface) {
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND, "unknown interface %s", iface_name);
+		return NULL;
+	}
+	id = pick_id(t, id);
+	if (id >= GLOW_RESOURCE_EPHEMERAL_BASE || g_hash_table_contains(t->by_id, &id)) {
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_EXISTS, "resource id %" G_GUINT64_FORMAT " is taken", id);
+		return NULL;
+	}
+	r = g_new0(GlowResource, 1);
+	r->id = id;
+	r->name = g_strdup(name ? name : "");
+	r->iface = iface;
+	r->owner = owner;
+	r->data = data;
+	r->handlers = g_new0(GlowHandler, iface->n_methods ? iface->n_methods : 1);
+	for (const GlowHandlerEntry *e = handlers; e && e->method; e++) {
+		const GlowMethod *m = glow_iface_method_by_name(iface, e->method);
+		g_assert(m); /* a handler for a method the interface lacks: a programming error */
+		r->handlers[m->index] = e->fn;
+	}
+	g_hash_table_insert(t->by_id, &r->id, r);
+	return r;
+}
+
+static void resource_free(GlowResourceTable *t, GlowResource *r)
+{
+	g_hash_table_remove(t->by_id, &r->id);
+	g_free(r->handlers);
+	g_free(r->name);
+	g_free(r);
+}
+
+/* glow.Process handlers live in process.c. */
+extern const GlowHandlerEntry glow_process_handlers[];
+
+GlowProcess *glow_process_new(GlowResourceTable *t, guint64 id, const char *name, const char *kind,
+                              gboolean terminable, GError **error)
+{
+	GlowProcess *p = g_new0(GlowProcess, 1);
+	p->table = t;
+	p->name = g_strdup(name);
+	p->kind = kind;
+	p->terminable = terminable;
+	p->started_us = g_get_monotonic_time();
+	p->resources = g_ptr_array_new();
+	p->self = resource_new(t, p, id, name, "glow.Process", glow_process_handlers, p, error);
+	if (!p->self) {
+		g_ptr_array_free(p->resources, TRUE);
+		g_free(p->name);
+		g_free(p);
+		return NULL;
+	}
+	g_ptr_array_add(t->processes, p);
+	return p;
+}
+
+void glow_process_set_stop(GlowProcess *p, GlowProcessStopFn fn, gpointer data)
+{
+	p->stop = fn;
+	p->stop_data = data;
+}
+
+GlowResource *glow_resource_add(GlowProcess *p, guint64 id, const char *name, const char *iface_name,
+                                const GlowHandlerEntry *handlers, gpointer data, GError **error)
+{
+	GlowResource *r = resource_new(p->table, p, id, name, iface_name, handlers, data, error);
+	if (r)
+		g_ptr_array_add(p->resources, r);
+	return r;
+}
+
+void glow_process_terminate(GlowProcess *p)
+{
+	GlowResourceTable *t = p->table;
+	if (p->stop)
+		p->stop(p, p->stop_data);
+	for (guint i = 0; i < p->resources->len; i++)
+		resource_free(t, p->resources->pdata[i]);
+	g_ptr_array_free(p->resources, TRUE);
+	resource_free(t, p->self);
+	g_ptr_array_remove(t->processes, p);
+	g_free(p->name);
+	g_free(p);
+}
+
+GlowResource *glow_resources_lookup(GlowResourceTable *t, guint64 id)
+{
+	return g_hash_table_lookup(t->by_id, &id);
+}
+
+static gint by_id_cmp(gconstpointer a, gconstpointer b)
+{
+	const GlowResource *ra = *(GlowResource *const *)a, *rb = *(GlowResource *const *)b;
+	return ra->id < rb->id ? -1 : ra->id > rb->id;
+}
+
+GPtrArray *glow_resources_list(GlowResourceTable *t)
+{
+	GPtrArray *all = g_ptr_array_new();
+	GHashTableIter it;
+	gpointer v;
+	g_hash_table_iter_init(&it, t->by_id);
+	while (g_hash_table_iter_next(&it, NULL, &v))
+		g_ptr_array_add(all, v);
+	g_ptr_array_sort(all, by_id_cmp);
+	return all;
+}
+
+guint glow_resources_count(GlowResourceTable *t) { return g_hash_table_size(t->by_id); }
+const GlowNodeId *glow_resources_node(GlowResourceTable *t) { return &t->self; }
+GlowRpc *glow_resources_rpc(GlowResourceTable *t) { return t->rpc; }
+const GlowIfaceRegistry *glow_resources_registry(GlowResourceTable *t) { return t->reg; }
+
+void glow_resource_address(GlowResourceTable *t, guint64 id, char out[GLOW_ADDR_TEXT_BUF])
+{
+	GlowAddr a = { t->self, id };
+	glow_addr_to_text(&a, out);
+}
+
+/* --- dispatch ----------------------------------------------------------------- */
+
+static void describe(GlowResourceTable *t, GlowResource *r, GlowCall *call)
+{
+	Glow__InterfaceInfo info = GLOW__INTERFACE_INFO__INIT;
+	Glow__MethodInfo *mi = g_new0(Glow__MethodInfo, r->iface->n_methods);
+	Glow__MethodInfo **mp = g_new0(Glow__MethodInfo *, r->iface->n_methods);
+	char addr[GLOW_ADDR_TEXT_BUF], owner[GLOW_ADDR_TEXT_BUF];
+
+	glow_resource_address(t, r->id, addr);
+	glow_resource_address(t, r->owner->self->id, owner);
+	info.name = (char *)r->iface->name;
+	info.interface_id = r->iface->id;
+	info.address = addr;
+	info.owner = owner;
+	for (guint i = 0; i < r->iface->n_methods; i++) {
+		const GlowMethod *m = &r->iface->methods[i];
+		glow__method_info__init(&mi[i]);
+		mi[i].name = (char *)m->name;
+		mi[i].input_type = (char *)m->input->name;
+		mi[i].output_type = (char *)m->output->name;
+		mi[i].server_streaming = m->server_streaming;
+		mi[i].method_id = m->id;
+		mp[i] = &mi[i];
+	}
+	info.n_methods = r->iface->n_methods;
+	info.methods = mp;
+	glow_call_reply(call, &info.base);
+	g_free(mp);
+	g_free(mi);
+}
+
+static const GlowMethod *find_method(GlowResourceTable *t, GlowResource *r, const GlowPacketHeader *h,
+                                     gboolean *is_describe)
+{
+	const GlowInterface *common = glow_iface_resource(t->reg);
+	*is_describe = FALSE;
+	if (h->interface_id == r->iface->id)
+		return glow_iface_method_by_id(r->iface, h->method_id);
+	if (h->interface_id == common->id) {
+		const GlowMethod *m = glow_iface_method_by_id(common, h->method_id);
+		*is_describe = m != NULL;
+		return m;
+	}
+	return NULL;
+}
+
+void glow_resources_dispatch(GlowResourceTable *t, const GlowPacketHeader *h, const uint8_t *payload)
+{
+	GlowResource *r = glow_resources_lookup(t, h->dst.resource);
+	const GlowMethod *m;
+	gboolean is_describe;
+	ProtobufCMessage *in;
+	GlowCall *call;
+	GlowErrorCode code;
+	char addr[GLOW_ADDR_TEXT_BUF];
+
+	glow_resource_address(t, h->dst.resource, addr);
+	if (!r) {
+		glow_rpc_reject(t->rpc, h, GLOW_ERR_NOT_FOUND, "no such resource %s", addr);
+		return;
+	}
+	m = find_method(t, r, h, &is_describe);
+	if (!m) {
+		const GlowInterface *other = glow_iface_by_id(t->reg, h->interface_id);
+		if (other && other != r->iface)
+			glow_rpc_reject(t->rpc, h, GLOW_ERR_UNIMPLEMENTED, "%s implements %s, not %s", addr,
+			                r->iface->name, other->name);
+		else
+			glow_rpc_reject(t->rpc, h, GLOW_ERR_UNIMPLEMENTED,
+			                "%s (%s) has no method with id 0x%08x in interface 0x%08x", addr,
+			                r->iface->name, h->method_id, h->interface_id);
+		return;
+	}
+	if (!is_describe && !r->handlers[m->index]) {
+		glow_rpc_reject(t->rpc, h, GLOW_ERR_UNIMPLEMENTED, "%s.%s is not implemented by %s", r->iface->name,
+		                m->name, addr);
+		return;
+	}
+	if (m->server_streaming != ((h->flags & GLOW_PKT_F_STREAM) != 0) && h->type == GLOW_PKT_CALL) {
+		glow_rpc_reject(t->rpc, h, GLOW_ERR_BAD_REQUEST, "%s.%s %s", r->iface->name, m->name,
+		                m->server_streaming ? "is a stream: set the stream flag"
+		                                    : "is not a stream: clear the stream flag");
+		return;
+	}
+	in = protobuf_c_message_unpack(m->input, NULL, h->payload_len, payload);
+	if (!in) {
+		glow_rpc_reject(t->rpc, h, GLOW_ERR_BAD_REQUEST, "malformed %s for %s.%s", m->input->name,
+		                r->iface->name, m->name);
+		return;
+	}
+	call = glow_rpc_server_begin(t->rpc, h, &code);
+	if (!call) {
+		glow_rpc_reject(t->rpc, h, code, "%s", code == GLOW_ERR_TOO_FAST ? "too many calls in progress"
+		                                                                 : "duplicate call id");
+		protobuf_c_message_free_unpacked(in, NULL);
+		return;
+	}
+	if (is_describe)
+		describe(t, r, call);
+	else
+		r->handlers[m->index](call, in, r->data);
+	protobuf_c_message_free_unpacked(in, NULL);
+}

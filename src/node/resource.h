@@ -1,0 +1,87 @@
+/* resource.h — a node's resource table, and the processes that own resources.
+ *
+ * Layer: node. A resource is an id on this node with one interface and one
+ * owner process; a call to it is dispatched to the handlers its owner gave
+ * when creating it, and to no one else (static ownership). A process is
+ * itself a resource (interface glow.Process) owned by itself. Every
+ * resource also answers glow.Resource.Describe, handled here.
+ *
+ * Ownership: the table owns processes; a process owns its resources.
+ * glow_process_terminate() runs the process's stop hook (which must abort
+ * the calls it still has open), then removes its resources and itself.
+ */
+#pragma once
+
+#include <glib.h>
+
+#include "rpc/iface.h"
+#include "rpc/rpc.h"
+#include "wire/nodeid.h"
+
+#define GLOW_RESOURCE_ANY G_MAXUINT64 /* "pick the next free id" */
+
+typedef struct GlowResourceTable GlowResourceTable;
+typedef struct GlowProcess GlowProcess;
+typedef struct GlowResource GlowResource;
+
+/* input is the decoded request; it is freed when the handler returns. */
+typedef void (*GlowHandler)(GlowCall *call, const ProtobufCMessage *input, gpointer data);
+
+typedef struct {
+	const char *method;
+	GlowHandler fn;
+} GlowHandlerEntry; /* arrays end with { NULL, NULL } */
+
+typedef void (*GlowProcessStopFn)(GlowProcess *p, gpointer data);
+
+struct GlowResource {
+	guint64 id;
+	char *name;
+	const GlowInterface *iface;
+	GlowProcess *owner;
+	GlowHandler *handlers; /* indexed like iface->methods */
+	gpointer data;
+};
+
+struct GlowProcess {
+	GlowResource *self;      /* the process's own resource (glow.Process) */
+	GlowResourceTable *table;
+	char *name;
+	const char *kind;        /* "builtin" */
+	gboolean terminable;
+	gint64 started_us;
+	guint restarts;
+	GPtrArray *resources;    /* GlowResource*, owned, excluding self */
+	GlowProcessStopFn stop;
+	gpointer stop_data;
+};
+
+GlowResourceTable *glow_resources_new(const GlowIfaceRegistry *reg, const GlowNodeId *self, GlowRpc *rpc);
+/* Terminates every process (stop hooks run) and frees the table. */
+void glow_resources_free(GlowResourceTable *t);
+
+/* Creates a process whose own resource has id (GLOW_RESOURCE_ANY = next free id). */
+GlowProcess *glow_process_new(GlowResourceTable *t, guint64 id, const char *name, const char *kind,
+                              gboolean terminable, GError **error);
+void glow_process_set_stop(GlowProcess *p, GlowProcessStopFn fn, gpointer data);
+/* Creates a resource owned by p (id GLOW_RESOURCE_ANY = next free id). handlers name methods
+ * of iface_name; methods left out answer UNIMPLEMENTED. */
+GlowResource *glow_resource_add(GlowProcess *p, guint64 id, const char *name, const char *iface_name,
+                                const GlowHandlerEntry *handlers, gpointer data, GError **error);
+/* Ends p and everything it owns. The process pointer is invalid afterwards. */
+void glow_process_terminate(GlowProcess *p);
+
+GlowResource *glow_resources_lookup(GlowResourceTable *t, guint64 id);
+/* All resources sorted by id (container owned by caller, elements not). */
+GPtrArray *glow_resources_list(GlowResourceTable *t);
+guint glow_resources_count(GlowResourceTable *t);
+const GlowNodeId *glow_resources_node(GlowResourceTable *t);
+GlowRpc *glow_resources_rpc(GlowResourceTable *t);
+const GlowIfaceRegistry *glow_resources_registry(GlowResourceTable *t);
+
+/* A CALL or MESSAGE addressed to a resource of this node. Errors (no such
+ * resource, unknown method, malformed request) are answered to the caller. */
+void glow_resources_dispatch(GlowResourceTable *t, const GlowPacketHeader *h, const uint8_t *payload);
+
+/* Fills a glow.ResourceInfo-like text address for r: "glow://<node>/<id>". */
+void glow_resource_address(GlowResourceTable *t, guint64 id, char out[GLOW_ADDR_TEXT_BUF]);

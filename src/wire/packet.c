@@ -1,0 +1,143 @@
+#include "wire/packet.h"
+
+#include <string.h>
+
+static void put_u32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 24);
+	p[1] = (uint8_t)(v >> 16);
+	p[2] = (uint8_t)(v >> 8);
+	p[3] = (uint8_t)v;
+}
+
+static void put_u64(uint8_t *p, uint64_t v)
+{
+	put_u32(p, (uint32_t)(v >> 32));
+	put_u32(p + 4, (uint32_t)v);
+}
+
+static uint32_t get_u32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static uint64_t get_u64(const uint8_t *p)
+{
+	return (uint64_t)get_u32(p) << 32 | get_u32(p + 4);
+}
+
+void glow_packet_encode_header(const GlowPacketHeader *h, uint8_t out[GLOW_PACKET_HEADER_LEN])
+{
+	out[0] = h->version;
+	out[1] = h->type;
+	out[2] = h->flags;
+	out[3] = h->hop_limit;
+	put_u32(out + 4, h->payload_len);
+	put_u64(out + 8, h->call_id);
+	put_u32(out + 16, h->interface_id);
+	put_u32(out + 20, h->method_id);
+	put_u32(out + 24, h->deadline_ms);
+	put_u32(out + 28, h->aux);
+	memcpy(out + 32, h->dst.node.b, GLOW_NODE_ID_LEN);
+	put_u64(out + 64, h->dst.resource);
+	memcpy(out + 72, h->src.node.b, GLOW_NODE_ID_LEN);
+	put_u64(out + 104, h->src.resource);
+}
+
+GlowPacketDecode glow_packet_decode_header(const uint8_t *buf, size_t len, uint32_t max_payload,
+                                           GlowPacketHeader *out)
+{
+	if (len < GLOW_PACKET_HEADER_LEN)
+		return GLOW_PKT_DECODE_SHORT;
+	if (buf[0] != GLOW_PACKET_VERSION)
+		return GLOW_PKT_DECODE_VERSION;
+	if (buf[1] == 0 || buf[1] > GLOW_PKT_TYPE_MAX)
+		return GLOW_PKT_DECODE_TYPE;
+	out->version = buf[0];
+	out->type = buf[1];
+	out->flags = buf[2];
+	out->hop_limit = buf[3];
+	out->payload_len = get_u32(buf + 4);
+	if (out->payload_len > max_payload || out->payload_len > GLOW_PACKET_MAX_PAYLOAD)
+		return GLOW_PKT_DECODE_TOO_BIG;
+	out->call_id = get_u64(buf + 8);
+	out->interface_id = get_u32(buf + 16);
+	out->method_id = get_u32(buf + 20);
+	out->deadline_ms = get_u32(buf + 24);
+	out->aux = get_u32(buf + 28);
+	memcpy(out->dst.node.b, buf + 32, GLOW_NODE_ID_LEN);
+	out->dst.resource = get_u64(buf + 64);
+	memcpy(out->src.node.b, buf + 72, GLOW_NODE_ID_LEN);
+	out->src.resource = get_u64(buf + 104);
+	return GLOW_PKT_DECODE_OK;
+}
+
+const char *glow_packet_decode_strerror(GlowPacketDecode d)
+{
+	switch (d) {
+	case GLOW_PKT_DECODE_OK: return "ok";
+	case GLOW_PKT_DECODE_SHORT: return "truncated packet header";
+	case GLOW_PKT_DECODE_VERSION: return "unknown packet version";
+	case GLOW_PKT_DECODE_TYPE: return "unknown packet type";
+	case GLOW_PKT_DECODE_TOO_BIG: return "packet payload too big";
+	}
+	return "bad packet";
+}
+
+#define FNV_OFFSET 2166136261u
+#define FNV_PRIME 16777619u
+
+static uint32_t fnv1a(uint32_t h, const char *s)
+{
+	for (; *s; s++) {
+		h ^= (uint8_t)*s;
+		h *= FNV_PRIME;
+	}
+	return h;
+}
+
+uint32_t glow_firefly_name_id(const char *name)
+{
+	return fnv1a(FNV_OFFSET, name);
+}
+
+uint32_t glow_firefly_method_id(const char *interface_name, const char *method_name)
+{
+	return fnv1a(fnv1a(fnv1a(FNV_OFFSET, interface_name), "."), method_name);
+}
+
+const char *glow_packet_type_name(uint8_t type)
+{
+	static const char *const names[] = {
+		"?", "CALL", "REPLY", "ERROR", "MESSAGE", "ITEM", "END", "CANCEL", "CREDIT",
+	};
+	return type <= GLOW_PKT_TYPE_MAX ? names[type] : "?";
+}
+
+static const struct {
+	const char *name;
+	const char *symbol;
+} errors[] = {
+	[GLOW_OK] = { "ok", "OK" },
+	[GLOW_ERR_UNREACHABLE] = { "unreachable", "UNREACHABLE" },
+	[GLOW_ERR_NOT_FOUND] = { "not found", "NOT_FOUND" },
+	[GLOW_ERR_PERMISSION_DENIED] = { "permission denied", "PERMISSION_DENIED" },
+	[GLOW_ERR_TOO_BIG] = { "too big", "TOO_BIG" },
+	[GLOW_ERR_TOO_FAST] = { "too fast", "TOO_FAST" },
+	[GLOW_ERR_BAD_REQUEST] = { "bad request", "BAD_REQUEST" },
+	[GLOW_ERR_UNAVAILABLE] = { "unavailable", "UNAVAILABLE" },
+	[GLOW_ERR_TIMEOUT] = { "timeout", "TIMEOUT" },
+	[GLOW_ERR_INTERNAL] = { "internal error", "INTERNAL" },
+	[GLOW_ERR_CANCELLED] = { "cancelled", "CANCELLED" },
+	[GLOW_ERR_UNIMPLEMENTED] = { "unimplemented", "UNIMPLEMENTED" },
+};
+
+const char *glow_error_name(uint32_t code)
+{
+	return code <= GLOW_ERR_MAX ? errors[code].name : "unknown error";
+}
+
+const char *glow_error_symbol(uint32_t code)
+{
+	return code <= GLOW_ERR_MAX ? errors[code].symbol : "UNKNOWN";
+}
