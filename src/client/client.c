@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <gio/gio.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "transport/transport.h"
@@ -33,7 +34,9 @@ static void client_broken(GlowClient *c, const char *why)
 	if (c->broken)
 		return;
 	c->broken = TRUE;
-	glow_fd_watch_set(c->watch, 0);
+	/* A hung-up fd stays ready: drop the watch, or the loop would spin. */
+	glow_fd_watch_free(c->watch);
+	c->watch = NULL;
 	/* Every call in progress needs an answer: the node is gone. */
 	glow_rpc_node_lost(c->rpc, &c->self.node, GLOW_ERR_UNAVAILABLE, why);
 }
@@ -41,7 +44,7 @@ static void client_broken(GlowClient *c, const char *why)
 static void flush(GlowClient *c)
 {
 	while (c->woff < c->wbuf->len) {
-		ssize_t n = write(c->conn->fd, c->wbuf->data + c->woff, c->wbuf->len - c->woff);
+		ssize_t n = send(c->conn->fd, c->wbuf->data + c->woff, c->wbuf->len - c->woff, MSG_NOSIGNAL);
 		if (n < 0) {
 			if (errno == EAGAIN || errno == EINTR)
 				break;
@@ -50,6 +53,8 @@ static void flush(GlowClient *c)
 		}
 		c->woff += (gsize)n;
 	}
+	if (c->broken)
+		return;
 	if (c->woff == c->wbuf->len) {
 		g_byte_array_set_size(c->wbuf, 0);
 		c->woff = 0;

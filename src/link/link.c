@@ -254,6 +254,8 @@ gboolean glow_link_send(GlowLink *l, const GlowPacketHeader *h, const uint8_t *p
 		memcpy(buf_tail(&l->pend) + GLOW_PACKET_HEADER_LEN, payload, h->payload_len);
 	l->pend.len += total;
 	l->stats.packets_out++;
+	/* Written from the next loop iteration, so that everything produced in
+	 * this one shares records and syscalls. */
 	want_write(l);
 	return TRUE;
 }

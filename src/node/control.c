@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "transport/transport.h"
@@ -33,6 +34,8 @@ static void session_free(GlowSession *s)
 {
 	glow_fd_watch_free(s->watch);
 	glow_conn_free(s->conn);
+	s->watch = NULL;
+	s->conn = NULL;
 	g_byte_array_unref(s->rbuf);
 	g_byte_array_unref(s->wbuf);
 	g_free(s);
@@ -53,10 +56,16 @@ static void session_close(GlowSession *s)
 		return;
 	s->closing = TRUE;
 	g_hash_table_remove(c->sessions, s);
-	glow_fd_watch_set(s->watch, 0);
+	/* The fd goes now (a hung-up fd would keep its watch ready forever);
+	 * only the struct waits, since we may be inside its own callback. */
+	glow_fd_watch_free(s->watch);
+	glow_conn_free(s->conn);
+	s->watch = NULL;
+	s->conn = NULL;
 	if (s->endpoint)
 		c->cb.closed(s, c->user);
 	GSource *idle = g_idle_source_new();
+	g_source_set_priority(idle, G_PRIORITY_DEFAULT);
 	g_source_set_callback(idle, session_close_idle, s, NULL);
 	g_source_attach(idle, c->ctx);
 	g_source_unref(idle);
@@ -65,7 +74,7 @@ static void session_close(GlowSession *s)
 static void session_flush(GlowSession *s)
 {
 	while (s->woff < s->wbuf->len) {
-		ssize_t n = write(s->conn->fd, s->wbuf->data + s->woff, s->wbuf->len - s->woff);
+		ssize_t n = send(s->conn->fd, s->wbuf->data + s->woff, s->wbuf->len - s->woff, MSG_NOSIGNAL);
 		if (n < 0) {
 			if (errno == EAGAIN || errno == EINTR)
 				break;
@@ -92,7 +101,8 @@ gboolean glow_session_send(GlowSession *s, const GlowPacketHeader *h, const uint
 	g_byte_array_append(s->wbuf, hdr, sizeof hdr);
 	if (h->payload_len)
 		g_byte_array_append(s->wbuf, payload, h->payload_len);
-	glow_fd_watch_set(s->watch, G_IO_IN | G_IO_OUT);
+	if (s->watch)
+		glow_fd_watch_set(s->watch, G_IO_IN | G_IO_OUT);
 	return TRUE;
 }
 

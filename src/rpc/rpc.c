@@ -487,6 +487,7 @@ static void mark_gone(GlowCall *c)
 		return;
 	c->gone = TRUE;
 	c->gone_idle = g_idle_source_new();
+	g_source_set_priority(c->gone_idle, G_PRIORITY_DEFAULT);
 	g_source_set_callback(c->gone_idle, on_gone, c, NULL);
 	g_source_attach(c->gone_idle, c->rpc->ctx);
 }

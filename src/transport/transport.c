@@ -19,9 +19,11 @@ static ssize_t fd_read(GlowConn *c, void *buf, size_t len)
 	return read(c->fd, buf, len);
 }
 
+/* sendmsg + MSG_NOSIGNAL: a peer that hung up must not SIGPIPE the node. */
 static ssize_t fd_writev(GlowConn *c, const struct iovec *iov, int iovcnt)
 {
-	return writev(c->fd, iov, iovcnt);
+	struct msghdr m = { .msg_iov = (struct iovec *)iov, .msg_iovlen = (size_t)iovcnt };
+	return sendmsg(c->fd, &m, MSG_NOSIGNAL);
 }
 
 const GlowConnOps glow_tcp_ops = { "tcp", fd_read, fd_writev };
@@ -337,6 +339,7 @@ struct GlowFdWatch {
 	GSource source;
 	gpointer tag;
 	int fd;
+	GIOCondition events;
 	GlowFdWatchFn fn;
 	gpointer user;
 };
@@ -361,6 +364,7 @@ GlowFdWatch *glow_fd_watch_new(GMainContext *ctx, int fd, GIOCondition events, G
 	w->fd = fd;
 	w->fn = fn;
 	w->user = user;
+	w->events = events;
 	w->tag = g_source_add_unix_fd(&w->source, fd, events);
 	g_source_attach(&w->source, ctx);
 	return w;
@@ -368,6 +372,10 @@ GlowFdWatch *glow_fd_watch_new(GMainContext *ctx, int fd, GIOCondition events, G
 
 void glow_fd_watch_set(GlowFdWatch *w, GIOCondition events)
 {
+	/* Modifying a source wakes its context (an eventfd write): only on change. */
+	if (w->events == events)
+		return;
+	w->events = events;
 	g_source_modify_unix_fd(&w->source, w->tag, events);
 }
 

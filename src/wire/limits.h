@@ -16,8 +16,8 @@
 #define GLOW_LINK_PROLOGUE "glow-link-v1"
 #define GLOW_LINK_NOISE_PROTOCOL "Noise_XX_25519_ChaChaPoly_BLAKE2b"
 #define GLOW_LINK_SIG_CONTEXT "glow-link-v1 noise static"
-#define GLOW_LINK_MAX_RECORD 65535                /* ciphertext bytes, Noise's limit */
-#define GLOW_LINK_MAX_RECORD_PLAIN (GLOW_LINK_MAX_RECORD - 16)
+#define GLOW_LINK_MAX_RECORD 65535                /* bytes after the length prefix (type + ciphertext) */
+#define GLOW_LINK_MAX_RECORD_PLAIN (GLOW_LINK_MAX_RECORD - 1 - 16) /* type byte + tag */
 #define GLOW_LINK_MAX_HELLO 1024                  /* handshake payload bytes */
 #define GLOW_LINK_REKEY_RECORDS (1u << 20)        /* rekey after this many records sent */
 #define GLOW_LINK_REKEY_SECONDS 600               /* ... or this long since the last rekey */
