@@ -457,6 +457,11 @@ static void process_input(GlowLink *l)
 			glow_link_close(l, "protocol error: empty frame");
 			return;
 		}
+		if (l->state == ST_HANDSHAKE && len > GLOW_LINK_MAX_HELLO + 128) {
+			/* No honest handshake message is this big: do not wait for it. */
+			glow_link_close(l, "protocol error: oversized handshake message");
+			return;
+		}
 		if (l->rbuf.len < 2 + len)
 			return;
 		if (l->state == ST_HANDSHAKE)

@@ -1,0 +1,64 @@
+# Shared helpers for the multi-node shell tests: start glowd processes on
+# loopback with private state dirs, assert, and clean up on any exit.
+set -u
+GLOWD=${GLOWD:-build/glowd}
+GLOW=${GLOW:-build/glow}
+TMP=$(mktemp -d /tmp/glow-test-XXXXXX)
+PIDS=()
+FAILED=0
+PASSED=0
+
+cleanup() {
+	for p in "${PIDS[@]}"; do kill -CONT "$p" 2>/dev/null; kill "$p" 2>/dev/null; done
+	sleep 0.2
+	for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
+	rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+# start_node NAME [extra glowd args...]: sets PORT_<NAME>, PID_<NAME>, DIR_<NAME>
+start_node() {
+	local name=$1
+	shift
+	local dir=$TMP/$name
+	mkdir -p "$dir"
+	"$GLOWD" -d "$dir" -l 127.0.0.1:0 -n "$name" "$@" >"$dir/out" 2>"$dir/err" &
+	local pid=$!
+	PIDS+=("$pid")
+	for _ in $(seq 1 100); do
+		grep -q "control socket" "$dir/out" 2>/dev/null && break
+		sleep 0.05
+	done
+	local port
+	port=$(sed -n 's/.*listening on 127.0.0.1:\([0-9]*\).*/\1/p' "$dir/out")
+	[ -n "$port" ] || { echo "glowd $name did not start:"; cat "$dir/err"; exit 1; }
+	eval "PORT_$name=$port PID_$name=$pid DIR_$name=$dir"
+}
+
+g() { local name=$1; shift; local d; eval "d=\$DIR_$name"; "$GLOW" -d "$d" "$@"; }
+
+ok() { PASSED=$((PASSED + 1)); echo "ok - $*"; }
+not_ok() { FAILED=$((FAILED + 1)); echo "not ok - $*"; }
+
+# check DESC COMMAND...: passes when the command succeeds
+check() { local d=$1; shift; if "$@" >/dev/null 2>&1; then ok "$d"; else not_ok "$d"; fi; }
+
+# expect_out DESC EXPECTED-EXIT PATTERN COMMAND...: exit code and output (stdout+stderr) matching PATTERN
+expect_out() {
+	local d=$1 code=$2 pat=$3
+	shift 3
+	local out rc
+	out=$("$@" 2>&1)
+	rc=$?
+	if [ "$rc" = "$code" ] && printf '%s' "$out" | grep -Eq -- "$pat"; then
+		ok "$d"
+	else
+		not_ok "$d (exit $rc, want $code; output: $(printf '%s' "$out" | head -c 400))"
+	fi
+}
+
+finish() {
+	echo "$PASSED passed, $FAILED failed"
+	[ "$FAILED" = 0 ]
+	exit $?
+}

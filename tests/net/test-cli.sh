@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# The glow CLI against real glowd processes on loopback: linking, calling
+# resources across nodes, errors, exit codes, --json, --help, stop.
+. "$(dirname "$0")/lib.sh"
+
+expect_out "no daemon: exit 3 and how to start one" 3 "not running.*glowd" "$GLOW" -d "$TMP/none" status
+
+start_node alpha
+start_node beta
+ID_A=$(g alpha id)
+ID_B=$(g beta id)
+PFX_B=${ID_B:0:9}
+
+expect_out "status shows the node" 0 "node +$ID_A" g alpha status
+expect_out "status --json" 0 "\"node_id\" : \"$ID_A\"" g alpha --json status
+expect_out "no links yet" 0 "no links" g alpha links
+expect_out "connect to a mistyped ID is refused" 1 "not a node ID|mistyped" g alpha connect 127.0.0.1:$PORT_beta "${ID_B:0:20}X${ID_B:21}"
+expect_out "connect expecting another node fails" 1 "different node ID" g alpha connect 127.0.0.1:$PORT_beta "$ID_A"
+expect_out "connect to a closed port fails" 1 "cannot reach|refused" g alpha connect 127.0.0.1:1
+expect_out "connect with the right ID" 0 "linked to $ID_B \"beta\"" g alpha connect 127.0.0.1:$PORT_beta "$ID_B"
+expect_out "links lists beta" 0 "$ID_B +beta" g alpha links
+expect_out "beta sees alpha" 0 "$ID_A +alpha" g beta links
+expect_out "resources of beta by 8+ char prefix" 0 "glow.Diag" g alpha resources "$PFX_B"
+expect_out "a 7 char prefix is refused" 1 "too short" g alpha resources "${ID_B:0:7}"
+expect_out "unknown prefix" 1 "no known node" g alpha resources AAAAAAAA
+expect_out "describe beta's node" 0 "Connect\(glow.ConnectRequest\)" g alpha describe "glow://$ID_B/0"
+expect_out "describe shows stream methods" 0 "Source\(glow.SourceRequest\) returns \(stream glow.SourceItem\)" g alpha describe "$PFX_B/3"
+expect_out "call Info on beta through alpha" 0 "\"name\" : \"beta\"" g alpha call "glow://$ID_B/0" Info
+expect_out "call with JSON argument" 0 "\"data\" : \"aGVsbG8=\"" g alpha call "$PFX_B/3" Echo '{"data":"aGVsbG8="}'
+out=$(g alpha call "$PFX_B/3" Source '{"count":3,"size":2}' 2>/dev/null | grep -c '"seq"')
+[ "$out" = 3 ] && ok "stream prints one line per item" || not_ok "stream prints one line per item (got $out)"
+expect_out "unknown resource" 1 "no such resource glow://$ID_B/99" g alpha call "$PFX_B/99" Info
+expect_out "unknown method" 2 "has no method \"Nope\"" g alpha call "$PFX_B/0" Nope
+expect_out "bad JSON" 2 "bad argument" g alpha call "$PFX_B/3" Echo '{"data":'
+expect_out "wrong field" 2 "unknown field|no field" g alpha call "$PFX_B/3" Echo '{"bogus":1}'
+expect_out "deadline" 1 "deadline|timeout" g alpha -t 300 call "$PFX_B/3" Echo '{"delay_ms":3000}'
+expect_out "--json error object" 1 "\"code\" *: *\"NOT_FOUND\"" g alpha --json call "$PFX_B/99" Info
+expect_out "terminating the core process is refused" 1 "cannot be terminated" g alpha call "$PFX_B/1" Terminate
+expect_out "terminate beta's diag process" 0 "\\{" g alpha call "$PFX_B/2" Terminate
+expect_out "its resource is gone" 1 "no such resource" g alpha call "$PFX_B/3" Echo
+for c in status id links connect disconnect resources describe call stop; do
+	expect_out "$c --help" 0 "Usage: glow" g alpha "$c" --help
+done
+expect_out "glow --help" 0 "Exit status" "$GLOW" --help
+expect_out "unknown command" 2 "unknown command" "$GLOW" frobnicate
+expect_out "missing argument" 2 "Usage" g alpha describe
+expect_out "disconnect beta" 0 "disconnected" g alpha disconnect "$PFX_B"
+sleep 0.3
+expect_out "beta noticed" 0 "no links" g beta links
+expect_out "calls to beta now fail fast" 1 "unreachable" g alpha call "glow://$ID_B/0" Info
+
+# Identity safety: a readable key stops the node, with the fix in the message.
+g beta stop >/dev/null
+sleep 0.5
+kill -0 "$PID_beta" 2>/dev/null && not_ok "glow stop stops beta" || ok "glow stop stops beta"
+chmod 644 "$DIR_beta/identity.key"
+expect_out "group/world-readable key refused" 1 "chmod 600" "$GLOWD" -d "$DIR_beta" -l 127.0.0.1:0
+chmod 600 "$DIR_beta/identity.key"
+start_node beta
+[ "$(g beta id)" = "$ID_B" ] && ok "identity survives a restart" || not_ok "identity survives a restart"
+expect_out "glowd --help" 0 "state-dir" "$GLOWD" --help
+expect_out "glowd bad flag" 2 "Unknown option|unknown" "$GLOWD" --frob
+finish

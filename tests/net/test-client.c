@@ -1,0 +1,220 @@
+/* The C client API against real glowd processes: three nodes on loopback,
+ * linked, calling each other; then one is killed and one frozen, and the
+ * survivors must notice (the frozen one through keepalives alone). */
+#include <gio/gio.h>
+#include <glib/gstdio.h>
+#include <signal.h>
+#include <string.h>
+
+#include "glow/client.h"
+#include "glow/diag.pb-c.h"
+#include "glow/node.pb-c.h"
+
+typedef struct {
+	GSubprocess *proc;
+	char *dir;
+	char *listen;
+	GlowClient *client;
+	GlowNodeId id;
+} Node;
+
+static GMainContext *ctx;
+
+static void node_start(Node *n, const char *name)
+{
+	const char *glowd = g_getenv("GLOWD");
+	g_autoptr(GError) err = NULL;
+	g_autoptr(GDataInputStream) out = NULL;
+	g_autofree char *sock = NULL;
+	char *line;
+
+	g_assert_nonnull(glowd);
+	n->dir = g_dir_make_tmp("glow-client-XXXXXX", &err);
+	g_assert_no_error(err);
+	n->proc = g_subprocess_new(G_SUBPROCESS_FLAGS_STDOUT_PIPE, &err, glowd, "-d", n->dir, "-l", "127.0.0.1:0", "-n",
+	                           name, NULL);
+	g_assert_no_error(err);
+	out = g_data_input_stream_new(g_subprocess_get_stdout_pipe(n->proc));
+	/* The banner names the bound port and ends with the control socket. */
+	while ((line = g_data_input_stream_read_line(out, NULL, NULL, &err))) {
+		const char *p = strstr(line, "listening on ");
+		if (p)
+			n->listen = g_strndup(p + 13, strcspn(p + 13, " "));
+		gboolean last = strstr(line, "control socket") != NULL;
+		g_free(line);
+		if (last)
+			break;
+	}
+	g_assert_nonnull(n->listen);
+	sock = g_build_filename(n->dir, "glowd.sock", NULL);
+	n->client = glow_client_connect(ctx, sock, 5000, &err);
+	g_assert_no_error(err);
+	n->id = *glow_client_node(n->client);
+}
+
+static void node_stop(Node *n)
+{
+	g_autofree char *key = g_build_filename(n->dir, "identity.key", NULL);
+	glow_client_free(n->client);
+	if (n->proc) {
+		g_subprocess_force_exit(n->proc);
+		g_subprocess_wait(n->proc, NULL, NULL);
+		g_object_unref(n->proc);
+	}
+	g_unlink(key);
+	g_rmdir(n->dir);
+	g_free(n->dir);
+	g_free(n->listen);
+}
+
+static GlowAddr at(const GlowNodeId *id, guint64 res)
+{
+	GlowAddr a = { *id, res };
+	return a;
+}
+
+static guint count_links(Node *n)
+{
+	Glow__Empty empty = GLOW__EMPTY__INIT;
+	Glow__LinkList *links = NULL;
+	g_autoptr(GError) err = NULL;
+	GlowAddr self = at(&n->id, 0);
+	guint k;
+	g_assert_true(glow_client_call_sync(n->client, &self, "glow.Node", "ListLinks", &empty.base, 5000,
+	                                    (ProtobufCMessage **)&links, &err));
+	k = (guint)links->n_links;
+	glow__link_list__free_unpacked(links, NULL);
+	return k;
+}
+
+static void link_nodes(Node *from, Node *to)
+{
+	Glow__ConnectRequest req = GLOW__CONNECT_REQUEST__INIT;
+	Glow__LinkInfo *info = NULL;
+	g_autoptr(GError) err = NULL;
+	char id[GLOW_NODE_ID_TEXT_BUF];
+	GlowAddr self = at(&from->id, 0);
+	glow_node_id_to_text(&to->id, id);
+	req.address = to->listen;
+	req.node_id = id;
+	g_assert_true(glow_client_call_sync(from->client, &self, "glow.Node", "Connect", &req.base, 10000,
+	                                    (ProtobufCMessage **)&info, &err));
+	g_assert_no_error(err);
+	g_assert_cmpstr(info->peer_id, ==, id);
+	glow__link_info__free_unpacked(info, NULL);
+}
+
+typedef struct {
+	guint items;
+	gboolean done;
+	guint8 type;
+	guint32 code;
+} Stream;
+
+static void on_stream(const GlowResponse *r, gpointer data)
+{
+	Stream *s = data;
+	if (r->type == GLOW_PKT_ITEM) {
+		s->items++;
+		return;
+	}
+	s->type = r->type;
+	s->code = r->code;
+	s->done = TRUE;
+}
+
+static void test_three_nodes(void)
+{
+	Node a = { 0 }, b = { 0 }, c = { 0 };
+	g_autoptr(GError) err = NULL;
+	Glow__Empty empty = GLOW__EMPTY__INIT;
+	Glow__NodeInfo *info = NULL;
+	gint64 t0;
+
+	node_start(&a, "a");
+	node_start(&b, "b");
+	node_start(&c, "c");
+	link_nodes(&a, &b);
+	link_nodes(&a, &c);
+	link_nodes(&b, &c);
+	g_assert_cmpuint(count_links(&a), ==, 2);
+
+	/* a's client calls b's node through a. */
+	GlowAddr b0 = at(&b.id, 0);
+	g_assert_true(glow_client_call_sync(a.client, &b0, "glow.Node", "Info", &empty.base, 5000,
+	                                    (ProtobufCMessage **)&info, &err));
+	g_assert_cmpstr(info->name, ==, "b");
+	g_assert_cmpuint(info->links, ==, 2);
+	glow__node_info__free_unpacked(info, NULL);
+
+	/* A stream from c, through a, with flow control. */
+	{
+		const GlowInterface *diag = glow_iface_by_name(glow_client_registry(a.client), "glow.Diag");
+		Glow__SourceRequest req = GLOW__SOURCE_REQUEST__INIT;
+		uint8_t buf[32];
+		Stream s = { 0 };
+		GlowAddr c3 = at(&c.id, 3);
+		GlowCallOptions opt = { .stream = TRUE, .window = 8 };
+		req.count = 500;
+		req.size = 4096;
+		size_t len = glow__source_request__pack(&req, buf);
+		g_assert_cmpuint(glow_client_call(a.client, &c3, diag->id, glow_iface_method_by_name(diag, "Source")->id,
+		                                  buf, len, &opt, on_stream, &s, &err),
+		                 !=, 0);
+		while (!s.done)
+			g_main_context_iteration(ctx, TRUE);
+		g_assert_cmpint(s.type, ==, GLOW_PKT_END);
+		g_assert_cmpuint(s.items, ==, 500);
+	}
+
+	/* Kill c: its sockets close, a and b notice at once. */
+	kill(g_subprocess_get_identifier(c.proc) ? atoi(g_subprocess_get_identifier(c.proc)) : 0, SIGKILL);
+	t0 = g_get_monotonic_time();
+	while (count_links(&a) != 1 && g_get_monotonic_time() - t0 < 5 * G_USEC_PER_SEC)
+		g_usleep(50000);
+	g_assert_cmpuint(count_links(&a), ==, 1);
+	{
+		GlowAddr c0 = at(&c.id, 0);
+		g_assert_false(glow_client_call_sync(a.client, &c0, "glow.Node", "Info", &empty.base, 5000,
+		                                     (ProtobufCMessage **)&info, &err));
+		g_assert_error(err, GLOW_ERROR, GLOW_ERR_UNREACHABLE);
+		g_clear_error(&err);
+	}
+
+	/* Freeze b: no FIN, no RST; only keepalives can tell. Default: dead within 10 s. */
+	pid_t bpid = atoi(g_subprocess_get_identifier(b.proc));
+	kill(bpid, SIGSTOP);
+	t0 = g_get_monotonic_time();
+	while (count_links(&a) != 0 && g_get_monotonic_time() - t0 < 12 * G_USEC_PER_SEC)
+		g_usleep(100000);
+	gint64 took = g_get_monotonic_time() - t0;
+	g_test_message("frozen peer detected after %.1f s", (double)took / G_USEC_PER_SEC);
+	g_assert_cmpuint(count_links(&a), ==, 0);
+	g_assert_cmpint(took, <, 10 * G_USEC_PER_SEC);
+	kill(bpid, SIGCONT);
+
+	node_stop(&a);
+	node_stop(&b);
+	node_stop(&c);
+}
+
+static void test_no_daemon(void)
+{
+	g_autoptr(GError) err = NULL;
+	GlowClient *c = glow_client_connect(ctx, "/nonexistent/glowd.sock", 1000, &err);
+	g_assert_null(c);
+	g_assert_error(err, GLOW_ERROR, GLOW_ERR_DAEMON);
+	g_assert_nonnull(strstr(err->message, "not running"));
+}
+
+int main(int argc, char **argv)
+{
+	int rc;
+	g_test_init(&argc, &argv, NULL);
+	ctx = g_main_context_new();
+	g_test_add_func("/client/no-daemon", test_no_daemon);
+	g_test_add_func("/client/three-nodes", test_three_nodes);
+	rc = g_test_run();
+	g_main_context_unref(ctx);
+	return rc;
+}
