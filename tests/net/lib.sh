@@ -57,7 +57,23 @@ expect_out() {
 	fi
 }
 
+# Stops every node with SIGTERM; a node that does not exit 0 (a crash, or a
+# sanitizer report in the ASan build) fails the test.
+stop_all() {
+	for p in "${PIDS[@]}"; do kill -CONT "$p" 2>/dev/null; kill -TERM "$p" 2>/dev/null; done
+	for p in "${PIDS[@]}"; do
+		wait "$p" 2>/dev/null
+		local rc=$?
+		if [ "$rc" != 0 ] && [ "$rc" != 127 ]; then
+			not_ok "glowd pid $p exited with status $rc"
+			grep -h -A30 -E "Sanitizer|runtime error" "$TMP"/*/err 2>/dev/null | head -60
+		fi
+	done
+	PIDS=()
+}
+
 finish() {
+	stop_all
 	echo "$PASSED passed, $FAILED failed"
 	[ "$FAILED" = 0 ]
 	exit $?

@@ -51,8 +51,9 @@ expect_out "calls to beta now fail fast" 1 "unreachable" g alpha call "glow://$I
 
 # Identity safety: a readable key stops the node, with the fix in the message.
 g beta stop >/dev/null
-sleep 0.5
-kill -0 "$PID_beta" 2>/dev/null && not_ok "glow stop stops beta" || ok "glow stop stops beta"
+wait "$PID_beta"
+rc=$?
+[ "$rc" = 0 ] && ok "glow stop stops beta cleanly" || not_ok "glow stop stops beta cleanly (exit $rc)"
 chmod 644 "$DIR_beta/identity.key"
 expect_out "group/world-readable key refused" 1 "chmod 600" "$GLOWD" -d "$DIR_beta" -l 127.0.0.1:0
 chmod 600 "$DIR_beta/identity.key"

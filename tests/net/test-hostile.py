@@ -206,14 +206,19 @@ def main():
         check("node survives all of it", pb.poll() is None and healthy(da, db, idb))
         rc, out = glow(db, "links")
         check("beta still has its links", rc == 0 and "alpha" in out and "gamma" in out, out)
-    finally:
         for p in procs:
             p.terminate()
-        for p in procs:
+        for i, p in enumerate(procs):
             try:
-                p.wait(5)
+                rc = p.wait(10)
             except subprocess.TimeoutExpired:
+                rc = "hung"
+            check("glowd %d stops cleanly after the abuse" % i, rc == 0, "exit %s" % rc)
+    finally:
+        for p in procs:
+            if p.poll() is None:
                 p.kill()
+                p.wait()
         subprocess.run(["rm", "-rf", tmp])
     print("%d passed, %d failed" % (passed, failed))
     return 1 if failed else 0
