@@ -32,6 +32,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -211,10 +212,9 @@ static void child_stop(pid_t pid, GPtrArray *notes)
 {
 	pthread_mutex_lock(&reg_lock);
 	Child *c = child_find(pid);
-	if (c) {
-		gboolean already = c->reaped;
-		stop_children_locked(&c, 1, already ? NULL : notes);
-	}
+	/* One already reaped was reported when it was found dead. */
+	if (c && !c->reaped)
+		stop_children_locked(&c, 1, notes);
 	pthread_mutex_unlock(&reg_lock);
 }
 
@@ -840,41 +840,50 @@ static char **node_argv(const Settings *s, const Node *n, const char *connect_to
 	return (char **)g_ptr_array_free(a, FALSE);
 }
 
+/* Forks glowd with its stdout on a pipe (kept in n->out_fd) and its stderr
+ * in n->log. */
+static gboolean node_spawn(const Settings *s, Node *n, const char *connect_to, GError **error)
+{
+	g_auto(GStrv) argv = node_argv(s, n, connect_to);
+	int pipefd[2], log_fd;
+	ExecArgs x;
+
+	if (mkdir(n->dir, 0700) < 0)
+		return set_errno(error, "creating a glowd state dir");
+	log_fd = open(n->log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (log_fd < 0)
+		return set_errno(error, "creating a glowd log");
+	if (pipe2(pipefd, O_CLOEXEC) < 0) {
+		close(log_fd);
+		return set_errno(error, "creating a pipe");
+	}
+	x = (ExecArgs){ argv, pipefd[1], log_fd };
+	n->pid = spawn(n->label, exec_child, &x, error);
+	close(pipefd[1]);
+	close(log_fd);
+	n->out_fd = pipefd[0];
+	return n->pid > 0;
+}
+
 /* Starts glowd with a fresh state dir and waits for its banner. With
  * connect_to it is a leaf that links to that address at start. */
 static Node *node_start(const Settings *s, GMainContext *ctx, const char *label, const char *connect_to,
                         GError **error)
 {
 	Node *n = g_new0(Node, 1);
-	int pipefd[2] = { -1, -1 }, log_fd = -1;
-	g_auto(GStrv) argv = NULL;
-	ExecArgs x;
 
 	n->label = g_strdup(label);
 	n->out_fd = -1;
 	n->dir = g_build_filename(root_dir, label, NULL);
 	n->log = g_strdup_printf("%s/%s.log", root_dir, label);
-	if (g_mkdir(n->dir, 0700) < 0 || pipe2(pipefd, O_CLOEXEC) < 0 ||
-	    (log_fd = open(n->log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) < 0) {
-		set_errno(error, "preparing a glowd");
-		goto fail;
-	}
-	argv = node_argv(s, n, connect_to);
-	x = (ExecArgs){ argv, pipefd[1], log_fd };
-	n->pid = spawn(label, exec_child, &x, error);
-	close(pipefd[1]);
-	close(log_fd);
-	n->out_fd = pipefd[0];
-	if (n->pid < 0 || !read_banner(n, !connect_to, error))
+	if (!node_spawn(s, n, connect_to, error) || !read_banner(n, !connect_to, error))
 		goto fail;
 	if (n->sock && !(n->client = glow_client_connect(ctx, n->sock, CLIENT_TIMEOUT_MS, error)))
 		goto fail;
 	return n;
 fail:
-	if (error && *error && n->pid > 0)
+	if (n->pid > 0)
 		explain(*error, &n, 1);
-	if (pipefd[0] >= 0 && n->out_fd < 0)
-		close(pipefd[0]);
 	node_stop(n, NULL);
 	return NULL;
 }
@@ -1002,7 +1011,6 @@ static gboolean bench_bulk(const Settings *s, Pair *p, Results *r, GError **erro
 			return FALSE;
 		r->n_bulk_runs = i + 1;
 	}
-	memcpy(r->bulk_runs + s->runs, r->bulk_runs, 0);
 	{
 		double sorted[G_N_ELEMENTS(r->bulk_runs)];
 		memcpy(sorted, r->bulk_runs, s->runs * sizeof *sorted);
@@ -1178,12 +1186,11 @@ static void print_text_ab(const Settings *s, const Results *r)
 	g_autofree char *pp = isnan(r->tcp_p50_us) ? g_strdup("-")
 	                                           : g_strdup_printf("%.1f / %.1f µs", r->tcp_p50_us, r->tcp_p99_us);
 	g_autofree char *what_t = g_strdup_printf("(a) raw TCP loopback, 256 KiB writes, %.1f s", s->tcp_secs);
-	g_autofree char *what_p = g_strdup_printf("(a) raw TCP ping-pong 16 B, p50 / p99");
 	g_autofree char *n_pp = g_strdup_printf("%u round trips, poll()", s->pingpong_n);
 	g_autofree char *what_b = g_strdup_printf("(b) ChaCha20-Poly1305, 1 core, 64 KiB, %.1f s", s->aead_secs);
 
 	row(what_t, tput, "floor for (c)", NULL);
-	row(what_p, pp, "floor for (d)", n_pp);
+	row("(a) raw TCP ping-pong 16 B, p50 / p99", pp, "floor for (d)", n_pp);
 	row_error("(a)", r->err_a);
 	row(what_b, aead, "floor for (c)", NULL);
 	row_error("(b)", r->err_b);
@@ -1263,6 +1270,12 @@ static void j_num(JsonBuilder *b, const char *name, double v)
 		json_builder_add_double_value(b, v);
 }
 
+static void j_int(JsonBuilder *b, const char *name, gint64 v)
+{
+	json_builder_set_member_name(b, name);
+	json_builder_add_int_value(b, v);
+}
+
 static void j_str(JsonBuilder *b, const char *name, const char *v)
 {
 	json_builder_set_member_name(b, name);
@@ -1288,13 +1301,13 @@ static void json_raw(JsonBuilder *b, const Settings *s, const Results *r)
 	j_num(b, "throughput_gbps", r->tcp_gbps);
 	j_num(b, "pingpong_p50_us", r->tcp_p50_us);
 	j_num(b, "pingpong_p99_us", r->tcp_p99_us);
-	j_num(b, "pingpong_round_trips", s->pingpong_n);
+	j_int(b, "pingpong_round_trips", s->pingpong_n);
 	j_str(b, "error", r->err_a);
 	json_builder_end_object(b);
 	json_builder_set_member_name(b, "chacha20poly1305");
 	json_builder_begin_object(b);
 	j_num(b, "gbps", r->aead_gbps);
-	j_num(b, "buffer_bytes", AEAD_BUF);
+	j_int(b, "buffer_bytes", AEAD_BUF);
 	j_str(b, "error", r->err_b);
 	json_builder_end_object(b);
 }
@@ -1310,8 +1323,8 @@ static void json_bulk(JsonBuilder *b, const Results *r)
 	for (guint i = 0; i < r->n_bulk_runs; i++)
 		json_builder_add_double_value(b, r->bulk_runs[i]);
 	json_builder_end_array(b);
-	j_num(b, "items", (double)r->bulk_items);
-	j_num(b, "item_bytes", BULK_ITEM);
+	j_int(b, "items", (gint64)r->bulk_items);
+	j_int(b, "item_bytes", BULK_ITEM);
 	j_num(b, "ratio_to_floor", ratio);
 	j_num(b, "target_ratio", TARGET_BULK_RATIO);
 	j_met(b, "met", ratio, ratio >= TARGET_BULK_RATIO);
@@ -1330,10 +1343,10 @@ static void json_calls(JsonBuilder *b, const Settings *s, const Results *r)
 	j_met(b, "p99_met", r->call_p99_us, r->call_p99_us <= TARGET_P50_US);
 	j_num(b, "p50_vs_raw_tcp", r->call_p50_us / r->tcp_p50_us);
 	j_num(b, "p99_vs_raw_tcp", r->call_p99_us / r->tcp_p99_us);
-	j_num(b, "latency_calls", s->latency_n);
+	j_int(b, "latency_calls", s->latency_n);
 	j_num(b, "calls_per_sec", r->calls_per_sec);
-	j_num(b, "rate_calls", s->rate_n);
-	j_num(b, "inflight", RATE_INFLIGHT);
+	j_int(b, "rate_calls", s->rate_n);
+	j_int(b, "inflight", RATE_INFLIGHT);
 	j_str(b, "error", r->err_d);
 	json_builder_end_object(b);
 }
@@ -1365,7 +1378,7 @@ static void print_json(const Settings *s, const RunInfo *ri, const Results *r, g
 	j_str(b, "date", ri->date);
 	j_str(b, "command", ri->command);
 	j_str(b, "host", ri->host);
-	j_num(b, "cpus", (double)ri->cpus);
+	j_int(b, "cpus", ri->cpus);
 	j_str(b, "glowd", s->glowd);
 	json_builder_set_member_name(b, "quick");
 	json_builder_add_boolean_value(b, s->quick);

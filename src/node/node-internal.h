@@ -30,6 +30,7 @@ struct GlowNode {
 	GlowNodeShutdownFn shutdown_fn;
 	gpointer shutdown_data;
 	guint64 rejected_packets;
+	GHashTable *session_calls; /* SessionCall key -> SessionCall: local clients' calls to other nodes */
 };
 
 /* Starts the built-in core process and the glow.Node resource. */

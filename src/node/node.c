@@ -35,6 +35,34 @@ typedef struct {
 	uint8_t *payload;
 } Queued;
 
+/* A call a local client made to another node. The node remembers it so
+ * that, if that node becomes unreachable, the client hears so at once
+ * (a stream would otherwise wait forever), and so that a client that
+ * disconnects has its remote calls cancelled. */
+typedef struct {
+	guint64 endpoint;
+	guint64 call_id;
+	GlowPacketHeader call; /* the CALL as sent (after address rewriting) */
+} SessionCall;
+
+static guint session_call_hash(gconstpointer p)
+{
+	const SessionCall *c = p;
+	return (guint)(c->endpoint * 31 + c->call_id);
+}
+
+static gboolean session_call_equal(gconstpointer a, gconstpointer b)
+{
+	const SessionCall *x = a, *y = b;
+	return x->endpoint == y->endpoint && x->call_id == y->call_id;
+}
+
+static void session_call_forget(GlowNode *n, guint64 endpoint, guint64 call_id)
+{
+	SessionCall key = { .endpoint = endpoint, .call_id = call_id };
+	g_hash_table_remove(n->session_calls, &key);
+}
+
 /* --- config ---------------------------------------------------------------------- */
 
 void glow_node_config_init(GlowNodeConfig *cfg)
@@ -125,6 +153,8 @@ static void answer_error(GlowNode *n, const GlowPacketHeader *call, GlowErrorCod
 static void deliver_to_session(GlowNode *n, const GlowPacketHeader *h, const uint8_t *payload)
 {
 	GlowSession *s = g_hash_table_lookup(n->sessions, &h->dst.resource);
+	if (h->type != GLOW_PKT_ITEM)
+		session_call_forget(n, h->dst.resource, h->call_id);
 	if (s && glow_session_send(s, h, payload))
 		return;
 	/* Nobody reads this stream any more: stop the sender. */
@@ -299,6 +329,25 @@ static void on_link_packet(GlowLink *l, const GlowPacketHeader *h, const uint8_t
 	deliver_local(n, h, payload);
 }
 
+/* Local clients' calls to a node that just became unreachable end now. */
+static void fail_session_calls(GlowNode *n, const GlowNodeId *node, const char *msg)
+{
+	GHashTableIter it;
+	gpointer v;
+	g_autoptr(GArray) lost = g_array_new(FALSE, FALSE, sizeof(GlowPacketHeader));
+
+	g_hash_table_iter_init(&it, n->session_calls);
+	while (g_hash_table_iter_next(&it, NULL, &v)) {
+		SessionCall *c = v;
+		if (!glow_node_id_equal(&c->call.dst.node, node))
+			continue;
+		g_array_append_val(lost, c->call);
+		g_hash_table_iter_remove(&it);
+	}
+	for (guint i = 0; i < lost->len; i++)
+		glow_rpc_reject(n->rpc, &g_array_index(lost, GlowPacketHeader, i), GLOW_ERR_UNREACHABLE, "%s", msg);
+}
+
 static void on_link_closed(GlowLink *l, const char *reason, gpointer user)
 {
 	GlowNode *n = user;
@@ -317,6 +366,7 @@ static void on_link_closed(GlowLink *l, const char *reason, gpointer user)
 		if (glow_router_remove_neighbour(n->router, glow_link_peer(l), l)) {
 			g_autofree char *msg = g_strdup_printf("link to %s lost: %s", peer, reason);
 			glow_rpc_node_lost(n->rpc, glow_link_peer(l), GLOW_ERR_UNREACHABLE, msg);
+			fail_session_calls(n, glow_link_peer(l), msg);
 		}
 	} else {
 		if (!glow_link_is_initiator(l))
@@ -454,7 +504,16 @@ static void on_session_packet(GlowSession *s, const GlowPacketHeader *in, const 
 		h.dst.node = n->identity->id;
 	if (h.hop_limit == 0)
 		h.hop_limit = GLOW_HOP_LIMIT_DEFAULT;
+	if (h.type == GLOW_PKT_CANCEL)
+		session_call_forget(n, h.src.resource, h.call_id);
 	err = route(n, &h, payload);
+	if (err == GLOW_OK && h.type == GLOW_PKT_CALL && !glow_node_id_equal(&h.dst.node, &n->identity->id)) {
+		SessionCall *c = g_new(SessionCall, 1);
+		c->endpoint = h.src.resource;
+		c->call_id = h.call_id;
+		c->call = h;
+		g_hash_table_replace(n->session_calls, c, c);
+	}
 	if (err != GLOW_OK) {
 		char dst[GLOW_ADDR_TEXT_BUF];
 		g_autofree char *text = NULL;
@@ -470,8 +529,22 @@ static void on_session_closed(GlowSession *s, gpointer user)
 	GlowNode *n = user;
 	guint64 ep = glow_session_endpoint(s);
 	GlowAddr caller = { n->identity->id, ep };
+	GHashTableIter it;
+	gpointer v;
+
 	g_hash_table_remove(n->sessions, &ep);
 	glow_rpc_caller_lost(n->rpc, &caller);
+	g_hash_table_iter_init(&it, n->session_calls);
+	while (g_hash_table_iter_next(&it, NULL, &v)) {
+		SessionCall *c = v;
+		if (c->endpoint != ep)
+			continue;
+		GlowPacketHeader cancel = c->call;
+		cancel.type = GLOW_PKT_CANCEL;
+		cancel.payload_len = 0;
+		route(n, &cancel, NULL);
+		g_hash_table_iter_remove(&it);
+	}
 }
 
 static const GlowControlCallbacks control_cb = {
@@ -560,6 +633,7 @@ GlowNode *glow_node_new(GMainContext *ctx, const GlowNodeConfig *cfg, GError **e
 	n->listen_addrs = g_ptr_array_new_with_free_func(g_free);
 	n->links = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, (GDestroyNotify)glow_link_unref);
 	n->sessions = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, NULL);
+	n->session_calls = g_hash_table_new_full(session_call_hash, session_call_equal, g_free, NULL);
 	n->pending_connects = g_ptr_array_new();
 	n->next_link_id = 1;
 	g_queue_init(&n->local_queue);
@@ -628,6 +702,7 @@ void glow_node_free(GlowNode *n)
 	glow_identity_free(n->identity);
 	g_hash_table_destroy(n->links);
 	g_hash_table_destroy(n->sessions);
+	g_hash_table_destroy(n->session_calls);
 	g_ptr_array_free(n->listeners, TRUE);
 	g_ptr_array_free(n->listen_addrs, TRUE);
 	g_ptr_array_free(n->pending_connects, TRUE);

@@ -319,6 +319,8 @@ guint glow_rpc_pending_calls(GlowRpc *rpc)
 
 /* --- server side ------------------------------------------------------------------ */
 
+static void send_error(GlowRpc *rpc, const GlowPacketHeader *call, GlowErrorCode code, const char *text);
+
 static void server_call_free(GlowCall *c)
 {
 	ServerKey k;
@@ -503,6 +505,8 @@ gboolean glow_call_stream_send(GlowCall *c, const ProtobufCMessage *item)
 	}
 	if (send_packet(c->rpc, GLOW_PKT_ITEM, &c->h.src, &c->h.dst, c->h.call_id, c->h.interface_id,
 	                c->h.method_id, 0, c->rpc->scratch, len) != GLOW_OK) {
+		/* Try to tell the caller why its stream stops; it may not get through. */
+		send_error(c->rpc, &c->h, GLOW_ERR_TOO_FAST, "stream dropped: the path to the caller is congested");
 		mark_gone(c);
 		return FALSE;
 	}

@@ -174,8 +174,30 @@ static void test_three_nodes(void)
 		g_assert_cmpuint(s.items, ==, 500);
 	}
 
-	/* Kill c: its sockets close, a and b notice at once. */
-	kill(g_subprocess_get_identifier(c.proc) ? atoi(g_subprocess_get_identifier(c.proc)) : 0, SIGKILL);
+	/* An endless slow stream from c; then c is killed: its sockets close,
+	 * a and b notice at once, and the stream ends with UNREACHABLE. */
+	const GlowInterface *diag = glow_iface_by_name(glow_client_registry(a.client), "glow.Diag");
+	Glow__SourceRequest slow = GLOW__SOURCE_REQUEST__INIT;
+	uint8_t sbuf[32];
+	Stream endless = { 0 };
+	GlowAddr c3 = at(&c.id, 3);
+	GlowCallOptions sopt = { .stream = TRUE };
+	slow.count = 1000000;
+	slow.size = 8;
+	slow.interval_ms = 20;
+	size_t slen = glow__source_request__pack(&slow, sbuf);
+	g_assert_cmpuint(glow_client_call(a.client, &c3, diag->id, glow_iface_method_by_name(diag, "Source")->id, sbuf,
+	                                  slen, &sopt, on_stream, &endless, &err),
+	                 !=, 0);
+	while (endless.items < 3)
+		g_main_context_iteration(ctx, TRUE);
+	kill(atoi(g_subprocess_get_identifier(c.proc)), SIGKILL);
+	t0 = g_get_monotonic_time();
+	while (!endless.done && g_get_monotonic_time() - t0 < 3 * G_USEC_PER_SEC)
+		g_main_context_iteration(ctx, FALSE);
+	g_assert_true(endless.done);
+	g_assert_cmpint(endless.type, ==, GLOW_PKT_ERROR);
+	g_assert_cmpuint(endless.code, ==, GLOW_ERR_UNREACHABLE);
 	t0 = g_get_monotonic_time();
 	while (count_links(&a) != 1 && g_get_monotonic_time() - t0 < 5 * G_USEC_PER_SEC)
 		g_usleep(50000);
