@@ -88,6 +88,16 @@ static inline void fuzz_rng_install(void)
 		abort();
 }
 
+/* GLOW_FUZZ_VERBOSE=1: harnesses say how far an input got (for checking
+ * seeds and triaging; run the fuzzer binary on single files). */
+static inline gboolean fuzz_verbose(void)
+{
+	static int v = -1;
+	if (v < 0)
+		v = getenv("GLOW_FUZZ_VERBOSE") != NULL;
+	return v;
+}
+
 static inline void fuzz_init(void)
 {
 	fuzz_rng_install();

@@ -39,6 +39,7 @@ typedef struct {
 	gboolean closed;
 	gboolean established;
 	guint64 packets;
+	char *reason;
 } State;
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
@@ -81,6 +82,8 @@ static void on_closed(GlowLink *l, const char *reason, gpointer user)
 	FUZZ_CHECK(!s->closed); /* exactly once */
 	FUZZ_CHECK(reason != NULL);
 	s->closed = TRUE;
+	if (fuzz_verbose())
+		s->reason = g_strdup(reason);
 }
 
 static void drain(int fd)
@@ -127,6 +130,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		g_main_context_iteration(ctx, shut);
 	}
 	FUZZ_CHECK(!glow_link_is_established(l));
+	if (fuzz_verbose()) {
+		const GlowLinkStats *ls = glow_link_stats(l);
+		fprintf(stderr, "fuzz-link: established %d, %" G_GUINT64_FORMAT " packets in, %" G_GUINT64_FORMAT
+		        " records in, %" G_GUINT64_FORMAT " out; closed: %s\n", st.established, st.packets,
+		        ls->records_in, ls->records_out, st.reason);
+		g_free(st.reason);
+	}
 	glow_link_unref(l);
 	close(sv[1]);
 	/* run whatever the link left attached (nothing, normally) */

@@ -114,6 +114,8 @@ static void read_records(FuzzReader *r, GlowNoiseCipher *rx)
 			return;
 		}
 		FUZZ_CHECK(rx->n == n_before + 1);
+		if (fuzz_verbose())
+			fprintf(stderr, "fuzz-noise: record type %u, %zu bytes accepted\n", type, ctlen - GLOW_NOISE_TAGLEN);
 		size_t plen = ctlen - GLOW_NOISE_TAGLEN;
 		if (type == REC_REKEY) {
 			glow_noise_cipher_rekey(rx);
@@ -170,6 +172,8 @@ static void run_responder(FuzzReader *r)
 	FUZZ_CHECK(glow_noise_handshake_done(&hs));
 	if (!check_hello(&hs, payload, (size_t)n))
 		goto out;
+	if (fuzz_verbose())
+		fprintf(stderr, "fuzz-noise: responder handshake done\n");
 	glow_noise_split(&hs, &c1, &c2, hbuf, &hlen);
 	FUZZ_CHECK(hlen == 64);
 	read_records(r, &c1);
@@ -210,6 +214,8 @@ static void run_initiator(FuzzReader *r)
 	n = glow_noise_write_message(&hs, hello, hl, out, sizeof out);
 	FUZZ_CHECK(n == (long)(hl + 48 + 16));
 	FUZZ_CHECK(glow_noise_handshake_done(&hs));
+	if (fuzz_verbose())
+		fprintf(stderr, "fuzz-noise: initiator handshake done\n");
 	glow_noise_split(&hs, &c1, &c2, NULL, NULL);
 	read_records(r, &c2);
 	glow_noise_cipher_clear(&c1);
@@ -324,6 +330,8 @@ static void run_both(FuzzReader *r)
 		FUZZ_CHECK(glow_noise_cipher_decrypt(rx, &type, 1, ct, plen + GLOW_NOISE_TAGLEN, ct) == 0);
 		FUZZ_CHECK(glow_noise_cipher_decrypt(rx, &type, 1, replay, plen + GLOW_NOISE_TAGLEN, replay) < 0);
 		free(replay);
+		if (fuzz_verbose())
+			fprintf(stderr, "fuzz-noise: both: %zu bytes %s\n", plen, ctl & 1 ? "b->a" : "a->b");
 		if (ctl & 4) {
 			glow_noise_cipher_rekey(tx);
 			glow_noise_cipher_rekey(rx);
