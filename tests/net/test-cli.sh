@@ -11,6 +11,8 @@ ID_A=$(g alpha id)
 ID_B=$(g beta id)
 PFX_B=${ID_B:0:9}
 
+[ "$(stat -c %a "$DIR_alpha/glowd.sock")" = 600 ] && ok "control socket is mode 0600" || not_ok "control socket is mode 0600"
+[ "$(stat -c %a "$DIR_alpha/identity.key")" = 600 ] && ok "identity key is mode 0600" || not_ok "identity key is mode 0600"
 expect_out "status shows the node" 0 "node +$ID_A" g alpha status
 expect_out "status --json" 0 "\"node_id\" : \"$ID_A\"" g alpha --json status
 expect_out "no links yet" 0 "no links" g alpha links

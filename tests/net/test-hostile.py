@@ -10,6 +10,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 GLOWD = os.environ.get("GLOWD", "build/glowd")
@@ -117,6 +118,44 @@ def recv_packet(s):
     return h, recv_exact(s, h[4])
 
 
+def recording_proxy(target_port):
+    """Relays one TCP connection to target_port and records what the
+    client sent. Returns (listen port, recorded bytes list, thread)."""
+    ls = socket.socket()
+    ls.bind(("127.0.0.1", 0))
+    ls.listen(1)
+    sent = []
+
+    def pipe(src, dst, record):
+        try:
+            while True:
+                b = src.recv(65536)
+                if not b:
+                    break
+                if record is not None:
+                    record.append(b)
+                dst.sendall(b)
+        except OSError:
+            pass
+        for x in (src, dst):
+            try:
+                x.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def run():
+        c, _ = ls.accept()
+        u = socket.create_connection(("127.0.0.1", target_port))
+        t = threading.Thread(target=pipe, args=(u, c, None), daemon=True)
+        t.start()
+        pipe(c, u, sent)
+        ls.close()
+
+    th = threading.Thread(target=run, daemon=True)
+    th.start()
+    return ls.getsockname()[1], sent, th
+
+
 def main():
     tmp = tempfile.mkdtemp(prefix="glow-hostile-")
     try:
@@ -148,7 +187,22 @@ def main():
         check("responder answers message 1 with message 2", len(msg2) >= 96)
         s.sendall(struct.pack(">H", 64) + os.urandom(64))
         check("bogus message 3: connection closed", closed_by_peer(s))
-        # 5. A replayed message 1 + message 3 from an earlier attempt is just as bogus.
+        # 5. Replay: record a real node's handshake and first records on the
+        # way to beta, then play them to beta again on a new connection.
+        dr, _, pr = start(tmp, "replayer")
+        pport, recorded, th = recording_proxy(portb)
+        rc, out = glow(dr, "connect", "127.0.0.1:%d" % pport, idb)
+        check("a real node links through the recording proxy", rc == 0, out)
+        glow(dr, "call", "glow://%s/0" % idb, "Info")
+        glow(dr, "disconnect", idb)
+        th.join(5)
+        before = log(db).count("handshake failed")
+        s = tcp(portb)
+        s.sendall(b"".join(recorded))
+        check("replayed handshake: connection closed", closed_by_peer(s))
+        time.sleep(0.2)
+        check("replayed handshake: rejected as a bad Noise message", log(db).count("handshake failed") > before,
+              log(db)[-600:])
         check("node still serves after bad handshakes", healthy(da, db, idb))
         time.sleep(0.3)
         check("rejections are logged", all(w in log(db) for w in ("handshake failed", "empty frame", "oversized")),
@@ -206,6 +260,7 @@ def main():
         check("node survives all of it", pb.poll() is None and healthy(da, db, idb))
         rc, out = glow(db, "links")
         check("beta still has its links", rc == 0 and "alpha" in out and "gamma" in out, out)
+        check("beta logged the refused connections", "refusing connection" in log(db))
         for p in procs:
             p.terminate()
         for i, p in enumerate(procs):
