@@ -25,6 +25,7 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -80,15 +81,23 @@ typedef struct {
 	const char *glowd;
 } Settings;
 
+/* Where the two ends of a round trip run. On a VM a loopback round trip
+ * costs ~3x more across two CPUs (a cross-CPU wake-up) than on one (a direct
+ * hand-off), and an unpinned pair lands either way; so latency is measured
+ * unpinned (as deployed) and also pinned both ways, to compare like with like. */
+typedef enum { PLACE_FREE, PLACE_ONE_CPU, PLACE_TWO_CPUS, N_PLACES } Place;
+static const char *const place_names[N_PLACES] = { "unpinned", "pinned to one CPU", "pinned to two CPUs" };
+static const char *const place_keys[N_PLACES] = { "unpinned", "one_cpu", "two_cpus" };
+
 /* Every figure starts as NAN ("not measured"); a section that fails keeps
  * its error text and the run goes on with the others. */
 typedef struct {
-	double tcp_gbps, tcp_p50_us, tcp_p99_us;
+	double tcp_gbps, tcp_p50_us[N_PLACES], tcp_p99_us[N_PLACES];
 	double aead_gbps;
 	double bulk_gbps, bulk_runs[8];
 	guint n_bulk_runs;
 	guint64 bulk_items;
-	double call_p50_us, call_p99_us, calls_per_sec;
+	double call_p50_us[N_PLACES], call_p99_us[N_PLACES], calls_per_sec;
 	double rss_idle_mib, rss_links_mib, rss_busy_mib;
 	char *err_a, *err_b, *err_c, *err_d, *err_e;
 	GPtrArray *notes; /* things seen on the way: glowd exit trouble, ... */
@@ -373,6 +382,41 @@ static gint64 percentile(const gint64 *sorted, guint n, guint pct)
 	return sorted[MIN(n - 1, (guint64)n * pct / 100)];
 }
 
+static cpu_set_t start_cpus; /* our affinity at start: what pinned processes go back to */
+static int cpu_ids[2] = { -1, -1 }; /* the first two CPUs we may use; [1] = -1 with only one */
+
+static void cpus_init(void)
+{
+	int k = 0;
+	CPU_ZERO(&start_cpus);
+	if (sched_getaffinity(0, sizeof start_cpus, &start_cpus) < 0)
+		return;
+	for (int c = 0; c < CPU_SETSIZE && k < 2; c++)
+		if (CPU_ISSET(c, &start_cpus))
+			cpu_ids[k++] = c;
+}
+
+/* The CPUs for the two ends at place p (-1: not pinned); FALSE if this
+ * machine cannot offer p. */
+static gboolean place_cpus(Place p, int *c0, int *c1)
+{
+	*c0 = p == PLACE_FREE ? -1 : cpu_ids[0];
+	*c1 = p == PLACE_FREE ? -1 : p == PLACE_ONE_CPU ? cpu_ids[0] : cpu_ids[1];
+	return p == PLACE_FREE || (*c0 >= 0 && *c1 >= 0);
+}
+
+/* Pins pid (0: the calling thread) to one CPU, or back to our start set. */
+static gboolean pin(pid_t pid, int cpu, GError **error)
+{
+	cpu_set_t one;
+	CPU_ZERO(&one);
+	if (cpu >= 0)
+		CPU_SET(cpu, &one);
+	if (sched_setaffinity(pid, sizeof one, cpu >= 0 ? &one : &start_cpus) < 0)
+		return set_errno(error, "sched_setaffinity");
+	return TRUE;
+}
+
 /* Polls one fd for ev; FALSE with error on timeout. */
 static gboolean wait_fd(int fd, short ev, int timeout_ms, const char *what, GError **error)
 {
@@ -537,13 +581,20 @@ static gboolean bench_tcp_throughput(const Settings *s, Results *r, GError **err
 	return ok;
 }
 
+typedef struct {
+	int lfd, cpu;
+} EchoArgs;
+
 /* The echo child: returns every byte it reads until EOF. alarm() bounds its
  * life should the parent never connect or never close. */
 static void echo_child(void *arg)
 {
-	int lfd = *(int *)arg, fd, one = 1;
+	const EchoArgs *x = arg;
+	int lfd = x->lfd, fd, one = 1;
 	char buf[4096];
 	alarm(120);
+	if (x->cpu >= 0 && !pin(0, x->cpu, NULL))
+		_exit(1);
 	fd = accept(lfd, NULL, NULL);
 	if (fd < 0)
 		_exit(1);
@@ -585,7 +636,7 @@ static gboolean ping_once(int fd, gint64 *ns, GError **error)
 	return TRUE;
 }
 
-static gboolean ping_loop(const Settings *s, int fd, Results *r, GError **error)
+static gboolean ping_loop(const Settings *s, int fd, Place place, Results *r, GError **error)
 {
 	guint n = s->pingpong_n;
 	gint64 *lat = g_new(gint64, n), ns;
@@ -597,24 +648,27 @@ static gboolean ping_loop(const Settings *s, int fd, Results *r, GError **error)
 		ok = ping_once(fd, &lat[i], error);
 	if (ok) {
 		qsort(lat, n, sizeof *lat, cmp_i64);
-		r->tcp_p50_us = (double)percentile(lat, n, 50) / 1e3;
-		r->tcp_p99_us = (double)percentile(lat, n, 99) / 1e3;
+		r->tcp_p50_us[place] = (double)percentile(lat, n, 50) / 1e3;
+		r->tcp_p99_us[place] = (double)percentile(lat, n, 99) / 1e3;
 	}
 	g_free(lat);
 	return ok;
 }
 
-static gboolean bench_tcp_pingpong(const Settings *s, Results *r, GError **error)
+static gboolean pingpong_at(const Settings *s, Place place, Results *r, GError **error)
 {
+	EchoArgs x;
 	guint16 port;
-	int one = 1, fd, lfd = tcp_listen_loopback(&port, error);
+	int one = 1, fd, c0;
 	pid_t pid;
 	gboolean ok;
 
-	if (lfd < 0)
+	if (!place_cpus(place, &c0, &x.cpu))
+		return TRUE; /* a one-CPU machine: the figure stays "-" */
+	if ((x.lfd = tcp_listen_loopback(&port, error)) < 0)
 		return FALSE;
-	pid = spawn("the echo child", echo_child, &lfd, error);
-	close(lfd);
+	pid = spawn("the echo child", echo_child, &x, error);
+	close(x.lfd);
 	if (pid < 0)
 		return FALSE;
 	fd = tcp_connect_loopback(port);
@@ -623,10 +677,21 @@ static gboolean bench_tcp_pingpong(const Settings *s, Results *r, GError **error
 		return set_errno(error, "connecting to the echo child");
 	}
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-	ok = ping_loop(s, fd, r, error);
+	ok = pin(0, c0, error) && ping_loop(s, fd, place, r, error);
+	pin(0, -1, NULL);
 	close(fd); /* EOF: the child exits 0 */
 	child_stop(pid, r->notes);
+	if (!ok)
+		g_prefix_error(error, "ping-pong %s: ", place_names[place]);
 	return ok;
+}
+
+static gboolean bench_tcp_pingpong(const Settings *s, Results *r, GError **error)
+{
+	for (Place p = 0; p < N_PLACES; p++)
+		if (!pingpong_at(s, p, r, error))
+			return FALSE;
+	return TRUE;
 }
 
 /* --- (b) ChaCha20-Poly1305 on one core ----------------------------------------------------- */
