@@ -49,6 +49,7 @@ struct GlowLink {
 	GlowNoiseCipher tx, rx;
 	GlowNodeId peer;
 	char *peer_name;
+	guint32 peer_max_payload; /* from its hello: larger packets are not sent */
 
 	Buf rbuf;   /* bytes from the socket */
 	Buf asmb;   /* a packet being reassembled across records */
@@ -242,7 +243,7 @@ gboolean glow_link_send(GlowLink *l, const GlowPacketHeader *h, const uint8_t *p
 {
 	size_t total = GLOW_PACKET_HEADER_LEN + h->payload_len;
 
-	if (l->state != ST_ESTABLISHED)
+	if (l->state != ST_ESTABLISHED || h->payload_len > l->peer_max_payload)
 		return FALSE;
 	if (l->pend.len + l->wbuf.len + total > l->cfg.sendq_max) {
 		l->stats.drops++;
@@ -313,6 +314,8 @@ static const char *check_hello(GlowLink *l, const uint8_t *payload, size_t len)
 		err = "peer proved a different node ID than the one dialed";
 		goto out;
 	}
+	l->peer_max_payload = hello->max_packet ? MIN(hello->max_packet, GLOW_PACKET_MAX_PAYLOAD)
+	                                        : GLOW_PACKET_MAX_PAYLOAD;
 	g_free(l->peer_name);
 	l->peer_name = g_utf8_make_valid(hello->name ? hello->name : "", MIN(strlen(hello->name ? hello->name : ""), 64));
 out:

@@ -92,6 +92,24 @@ static void session_flush(GlowSession *s)
 	}
 }
 
+static void append_packet(GlowSession *s, const GlowPacketHeader *h, const uint8_t *payload)
+{
+	uint8_t hdr[GLOW_PACKET_HEADER_LEN];
+	glow_packet_encode_header(h, hdr);
+	g_byte_array_append(s->wbuf, hdr, sizeof hdr);
+	if (h->payload_len)
+		g_byte_array_append(s->wbuf, payload, h->payload_len);
+	if (s->watch)
+		glow_fd_watch_set(s->watch, G_IO_IN | G_IO_OUT);
+}
+
+void glow_session_send_urgent(GlowSession *s, const GlowPacketHeader *h, const uint8_t *payload)
+{
+	g_assert(h->payload_len <= 1024);
+	if (!s->closing)
+		append_packet(s, h, payload);
+}
+
 gboolean glow_session_send(GlowSession *s, const GlowPacketHeader *h, const uint8_t *payload)
 {
 	uint8_t hdr[GLOW_PACKET_HEADER_LEN];

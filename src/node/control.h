@@ -33,5 +33,8 @@ const char *glow_control_path(const GlowControl *c);
 
 /* FALSE when the session's send queue is full (the packet is dropped). */
 gboolean glow_session_send(GlowSession *s, const GlowPacketHeader *h, const uint8_t *payload);
+/* Queues a payload-less packet (an ERROR that ends a call) even over the
+ * queue bound, so a client always learns why a call ended. */
+void glow_session_send_urgent(GlowSession *s, const GlowPacketHeader *h, const uint8_t *payload);
 guint64 glow_session_endpoint(const GlowSession *s);
 guint glow_control_sessions(const GlowControl *c);

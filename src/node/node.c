@@ -157,14 +157,23 @@ static void deliver_to_session(GlowNode *n, const GlowPacketHeader *h, const uin
 		session_call_forget(n, h->dst.resource, h->call_id);
 	if (s && glow_session_send(s, h, payload))
 		return;
-	/* Nobody reads this stream any more: stop the sender. */
-	if (h->type == GLOW_PKT_ITEM) {
-		GlowPacketHeader c = *h;
-		c.type = GLOW_PKT_CANCEL;
-		c.payload_len = 0;
-		c.dst = h->src;
-		c.src = h->dst;
-		route(n, &c, NULL);
+	if (h->type != GLOW_PKT_ITEM)
+		return;
+	/* The client is gone, or reads too slowly for its queue: stop the
+	 * sender, and tell a slow client why its stream ended. */
+	GlowPacketHeader c = *h;
+	c.type = GLOW_PKT_CANCEL;
+	c.payload_len = 0;
+	c.dst = h->src;
+	c.src = h->dst;
+	route(n, &c, NULL);
+	if (s) {
+		GlowPacketHeader e = *h;
+		e.type = GLOW_PKT_ERROR;
+		e.aux = GLOW_ERR_TOO_FAST;
+		e.payload_len = 0;
+		session_call_forget(n, h->dst.resource, h->call_id);
+		glow_session_send_urgent(s, &e, NULL);
 	}
 }
 
@@ -319,11 +328,12 @@ static void on_link_packet(GlowLink *l, const GlowPacketHeader *h, const uint8_t
 		return;
 	}
 	if (!glow_node_id_equal(&h->dst.node, &n->identity->id)) {
+		/* No conforming node sends a neighbour packets for a third node
+		 * before routing exists; an error could not reach the caller either
+		 * (its source would not be this link's peer). */
 		n->rejected_packets++;
-		if (h->type == GLOW_PKT_CALL) {
-			GlowPacketHeader e = *h;
-			glow_rpc_reject(n->rpc, &e, GLOW_ERR_UNREACHABLE, "this node does not relay yet");
-		}
+		log_info("link %" G_GUINT64_FORMAT ": dropped a packet for another node (no relaying yet)",
+		         glow_link_id(l));
 		return;
 	}
 	deliver_local(n, h, payload);

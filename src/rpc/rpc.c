@@ -47,6 +47,7 @@ struct GlowRpc {
 	guint64 next_call_id;
 	GHashTable *client;  /* call_id -> ClientCall */
 	GHashTable *server;  /* ServerKey -> GlowCall */
+	GHashTable *per_node; /* caller GlowNodeId -> calls in progress (GUINT_TO_POINTER) */
 	uint8_t *scratch;
 	size_t scratch_cap;
 };
@@ -62,6 +63,33 @@ static guint server_key_hash(gconstpointer p)
 static gboolean server_key_equal(gconstpointer a, gconstpointer b)
 {
 	return memcmp(a, b, sizeof(ServerKey)) == 0;
+}
+
+static guint node_hash(gconstpointer p)
+{
+	guint h;
+	memcpy(&h, p, sizeof h);
+	return h;
+}
+
+static gboolean node_equal(gconstpointer a, gconstpointer b)
+{
+	return memcmp(a, b, GLOW_NODE_ID_LEN) == 0;
+}
+
+/* Calls in progress per caller node, so one peer cannot take every slot. */
+static guint node_calls(GlowRpc *rpc, const GlowNodeId *node)
+{
+	return GPOINTER_TO_UINT(g_hash_table_lookup(rpc->per_node, node));
+}
+
+static void node_calls_add(GlowRpc *rpc, const GlowNodeId *node, int delta)
+{
+	guint n = node_calls(rpc, node) + (guint)delta;
+	if (n)
+		g_hash_table_replace(rpc->per_node, g_memdup2(node, sizeof *node), GUINT_TO_POINTER(n));
+	else
+		g_hash_table_remove(rpc->per_node, node);
 }
 
 static void server_key_of(ServerKey *k, const GlowPacketHeader *h)
@@ -80,6 +108,7 @@ GlowRpc *glow_rpc_new(GMainContext *ctx, GlowRpcSendFn send, gpointer user)
 	rpc->next_call_id = 1;
 	rpc->client = g_hash_table_new(g_int64_hash, g_int64_equal);
 	rpc->server = g_hash_table_new_full(server_key_hash, server_key_equal, g_free, NULL);
+	rpc->per_node = g_hash_table_new_full(node_hash, node_equal, g_free, NULL);
 	return rpc;
 }
 
@@ -325,8 +354,10 @@ static void server_call_free(GlowCall *c)
 {
 	ServerKey k;
 	server_key_of(&k, &c->h);
-	if (!c->oneway)
+	if (!c->oneway) {
 		g_hash_table_remove(c->rpc->server, &k);
+		node_calls_add(c->rpc, &c->h.src.node, -1);
+	}
 	if (c->deadline) {
 		g_source_destroy(c->deadline);
 		g_source_unref(c->deadline);
@@ -373,7 +404,8 @@ GlowCall *glow_rpc_server_begin(GlowRpc *rpc, const GlowPacketHeader *h, GlowErr
 		*code = GLOW_ERR_BAD_REQUEST;
 		return NULL;
 	}
-	if (g_hash_table_size(rpc->server) >= MAX_SERVER_CALLS) {
+	if (g_hash_table_size(rpc->server) >= MAX_SERVER_CALLS ||
+	    node_calls(rpc, &h->src.node) >= GLOW_RPC_MAX_CALLS_PER_PEER) {
 		g_free(k);
 		*code = GLOW_ERR_TOO_FAST;
 		return NULL;
@@ -384,6 +416,7 @@ GlowCall *glow_rpc_server_begin(GlowRpc *rpc, const GlowPacketHeader *h, GlowErr
 	c->stream = (h->flags & GLOW_PKT_F_STREAM) != 0;
 	c->credit = c->stream ? h->aux : 0;
 	g_hash_table_insert(rpc->server, k, c);
+	node_calls_add(rpc, &h->src.node, 1);
 	/* A unary call is pointless past the caller's deadline; a stream lives until cancelled. */
 	if (!c->stream) {
 		guint ms = h->deadline_ms ? MIN(h->deadline_ms, GLOW_RPC_MAX_DEADLINE_MS)
@@ -595,6 +628,7 @@ void glow_rpc_free(GlowRpc *rpc)
 	cancel_servers(rpc, NULL, NULL);
 	g_hash_table_destroy(rpc->client);
 	g_hash_table_destroy(rpc->server);
+	g_hash_table_destroy(rpc->per_node);
 	g_free(rpc->scratch);
 	g_free(rpc);
 }

@@ -36,7 +36,7 @@
 /* RPC. */
 #define GLOW_RPC_DEFAULT_DEADLINE_MS 10000
 #define GLOW_RPC_MAX_DEADLINE_MS (24u * 3600 * 1000)
-#define GLOW_RPC_MAX_CALLS_PER_PEER 4096          /* calls in progress per source node */
+#define GLOW_RPC_MAX_CALLS_PER_PEER 4096          /* calls in progress per caller node (then TOO_FAST) */
 #define GLOW_RPC_STREAM_WINDOW 32                 /* default initial credit, items */
 
 /* Resource ids with a fixed meaning on every node. */

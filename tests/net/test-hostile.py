@@ -88,11 +88,11 @@ def fnv(name):
     return h
 
 
-def packet(ptype, iface, method, payload=b"", plen=None, version=1, flags=0, call_id=1, aux=0):
+def packet(ptype, iface, method, payload=b"", plen=None, version=1, flags=0, call_id=1, aux=0, dst=0):
     if plen is None:
         plen = len(payload)
     return HDR.pack(version, ptype, flags, 16, plen, call_id, iface, method, 5000, aux,
-                    b"\0" * 32, 0, b"\0" * 32, 0) + payload
+                    b"\0" * 32, dst, b"\0" * 32, 0) + payload
 
 
 def control(d):
@@ -246,6 +246,23 @@ def main():
         s.sendall(packet(1, node_if, info_m, flags=1, call_id=4))
         h, body = recv_packet(s)
         check("control: stream flag on a unary method -> BAD_REQUEST", h[1] == 3 and h[9] == 6, str(h))
+        # Calls in progress per caller node are bounded (4096): more get TOO_FAST at once.
+        diag_if, echo_m = fnv("glow.Diag"), fnv("glow.Diag.Echo")
+        delayed = b"\x10\xd0\x0f"  # EchoRequest{delay_ms: 2000}
+        burst = b"".join(packet(1, diag_if, echo_m, delayed, call_id=100 + i, dst=3) for i in range(4200))
+        s.sendall(burst)
+        too_fast = 0
+        s.settimeout(1.5)
+        try:
+            while too_fast < 104:
+                h, body = recv_packet(s)
+                if h[1] == 3 and h[9] == 5:
+                    too_fast += 1
+        except socket.timeout:
+            pass
+        check("control: calls beyond the per-caller bound get TOO_FAST", too_fast >= 100, "got %d" % too_fast)
+        s.close()
+        s, _ = control(db)
         s.sendall(packet(9, node_if, info_m, call_id=5))
         check("control: unknown packet type closes the session", closed_by_peer(s))
         s, _ = control(db)
