@@ -364,9 +364,6 @@ static void on_link_closed(GlowLink *l, const char *reason, gpointer user)
 	guint64 id = glow_link_id(l);
 	Connect *c = connect_for_link(n, id);
 
-	if (!glow_link_is_established(l) && !glow_link_is_initiator(l) && !c) {
-		/* an inbound handshake that never finished */
-	}
 	if (g_hash_table_lookup(n->links, &id) != l)
 		return;
 	if (glow_link_stats(l)->established_us) {
