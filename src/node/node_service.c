@@ -221,13 +221,13 @@ static void node_shutdown(GlowCall *call, const ProtobufCMessage *in, gpointer d
 }
 
 static const GlowHandlerEntry node_handlers[] = {
-	{ "Info", node_info },
-	{ "ListResources", node_list_resources },
-	{ "ListLinks", node_list_links },
-	{ "Connect", node_connect },
-	{ "Disconnect", node_disconnect },
-	{ "Shutdown", node_shutdown },
-	{ NULL, NULL },
+	{ "Info", node_info, GLOW_ACCESS_ANY },
+	{ "ListResources", node_list_resources, GLOW_ACCESS_ANY },
+	{ "ListLinks", node_list_links, GLOW_ACCESS_ANY },
+	{ "Connect", node_connect, GLOW_ACCESS_LOCAL },
+	{ "Disconnect", node_disconnect, GLOW_ACCESS_LOCAL },
+	{ "Shutdown", node_shutdown, GLOW_ACCESS_LOCAL },
+	{ NULL, NULL, GLOW_ACCESS_ANY },
 };
 
 gboolean glow_node_service_start(GlowNode *n, GError **error)

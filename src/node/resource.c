@@ -71,10 +71,12 @@ static GlowResource *resource_new(GlowResourceTable *t, GlowProcess *owner, guin
 	r->owner = owner;
 	r->data = data;
 	r->handlers = g_new0(GlowHandler, iface->n_methods ? iface->n_methods : 1);
+	r->access = g_new0(GlowAccess, iface->n_methods ? iface->n_methods : 1);
 	for (const GlowHandlerEntry *e = handlers; e && e->method; e++) {
 		const GlowMethod *m = glow_iface_method_by_name(iface, e->method);
 		g_assert(m); /* a handler for a method the interface lacks: a programming error */
 		r->handlers[m->index] = e->fn;
+		r->access[m->index] = e->access;
 	}
 	g_hash_table_insert(t->by_id, &r->id, r);
 	return r;
@@ -84,6 +86,7 @@ static void resource_free(GlowResourceTable *t, GlowResource *r)
 {
 	g_hash_table_remove(t->by_id, &r->id);
 	g_free(r->handlers);
+	g_free(r->access);
 	g_free(r->name);
 	g_free(r);
 }
@@ -222,6 +225,15 @@ static const GlowMethod *find_method(GlowResourceTable *t, GlowResource *r, cons
 	return NULL;
 }
 
+/* The one permission check every call passes. */
+static gboolean may_call(GlowResourceTable *t, const GlowResource *r, const GlowMethod *m, gboolean is_describe,
+                         const GlowPacketHeader *h)
+{
+	if (is_describe || r->access[m->index] == GLOW_ACCESS_ANY)
+		return TRUE;
+	return glow_node_id_equal(&h->src.node, &t->self);
+}
+
 void glow_resources_dispatch(GlowResourceTable *t, const GlowPacketHeader *h, const uint8_t *payload)
 {
 	GlowResource *r = glow_resources_lookup(t, h->dst.resource);
@@ -258,6 +270,11 @@ void glow_resources_dispatch(GlowResourceTable *t, const GlowPacketHeader *h, co
 		glow_rpc_reject(t->rpc, h, GLOW_ERR_BAD_REQUEST, "%s.%s %s", r->iface->name, m->name,
 		                m->server_streaming ? "is a stream: set the stream flag"
 		                                    : "is not a stream: clear the stream flag");
+		return;
+	}
+	if (!may_call(t, r, m, is_describe, h)) {
+		glow_rpc_reject(t->rpc, h, GLOW_ERR_PERMISSION_DENIED,
+		                "%s.%s on %s may only be called from that node itself", r->iface->name, m->name, addr);
 		return;
 	}
 	in = protobuf_c_message_unpack(m->input, NULL, h->payload_len, payload);

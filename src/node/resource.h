@@ -27,10 +27,19 @@ typedef struct GlowResource GlowResource;
 /* input is the decoded request; it is freed when the handler returns. */
 typedef void (*GlowHandler)(GlowCall *call, const ProtobufCMessage *input, gpointer data);
 
+/* Who may call a method. Until users and capabilities exist (they extend
+ * glow_resources_may_call, the one place every call is checked), methods
+ * that change a node are for its own local clients only. */
+typedef enum {
+	GLOW_ACCESS_ANY = 0,   /* any node linked to this one */
+	GLOW_ACCESS_LOCAL = 1, /* only callers on this node (control socket, own processes) */
+} GlowAccess;
+
 typedef struct {
 	const char *method;
 	GlowHandler fn;
-} GlowHandlerEntry; /* arrays end with { NULL, NULL } */
+	GlowAccess access;
+} GlowHandlerEntry; /* arrays end with { NULL, NULL, 0 } */
 
 typedef void (*GlowProcessStopFn)(GlowProcess *p, gpointer data);
 
@@ -40,6 +49,7 @@ struct GlowResource {
 	const GlowInterface *iface;
 	GlowProcess *owner;
 	GlowHandler *handlers; /* indexed like iface->methods */
+	GlowAccess *access;    /* indexed like iface->methods */
 	gpointer data;
 };
 

@@ -37,8 +37,11 @@ expect_out "bad JSON" 2 "bad argument" g alpha call "$PFX_B/3" Echo '{"data":'
 expect_out "wrong field" 2 "unknown field|no field" g alpha call "$PFX_B/3" Echo '{"bogus":1}'
 expect_out "deadline" 1 "deadline|timeout" g alpha -t 300 call "$PFX_B/3" Echo '{"delay_ms":3000}'
 expect_out "--json error object" 1 "\"code\" *: *\"NOT_FOUND\"" g alpha --json call "$PFX_B/99" Info
-expect_out "terminating the core process is refused" 1 "cannot be terminated" g alpha call "$PFX_B/1" Terminate
-expect_out "terminate beta's diag process" 0 "\\{" g alpha call "$PFX_B/2" Terminate
+expect_out "remote nodes may not stop a node" 1 "only be called from that node" g alpha call "$PFX_B/0" Shutdown
+expect_out "remote nodes may not terminate processes" 1 "only be called from that node" g alpha call "$PFX_B/2" Terminate
+expect_out "remote nodes may not make a node dial" 1 "only be called from that node" g alpha call "$PFX_B/0" Connect '{"address":"127.0.0.1:1"}'
+expect_out "terminating the core process is refused" 1 "cannot be terminated" g beta call 1 Terminate
+expect_out "terminate beta's diag process locally" 0 "\\{" g beta call 2 Terminate
 expect_out "its resource is gone" 1 "no such resource" g alpha call "$PFX_B/3" Echo
 for c in status id links connect disconnect resources describe call stop; do
 	expect_out "$c --help" 0 "Usage: glow" g alpha "$c" --help

@@ -225,7 +225,7 @@ static void test_errors(void)
 	g_assert_cmpuint(r.code, ==, GLOW_ERR_UNIMPLEMENTED);
 	result_clear(&r);
 
-	/* Garbage where a MeasureRequest should be. */
+	/* Garbage where an EchoRequest should be. */
 	{
 		const GlowInterface *i = glow_iface_by_name(net.reg, "glow.Diag");
 		GlowAddr src = { *glow_node_id(net.a), 1000 };
@@ -233,7 +233,7 @@ static void test_errors(void)
 		GlowErrorCode code;
 		g_autofree char *err = NULL;
 		r.rpc = glow_node_rpc(net.a);
-		r.id = glow_rpc_call(r.rpc, &src, &diag, i->id, glow_iface_method_by_name(i, "Measure")->id, junk,
+		r.id = glow_rpc_call(r.rpc, &src, &diag, i->id, glow_iface_method_by_name(i, "Echo")->id, junk,
 		                     sizeof junk, NULL, on_response, &r, &code, &err);
 		run_until(net.ctx, &r.done, 5000);
 		g_assert_cmpuint(r.code, ==, GLOW_ERR_BAD_REQUEST);
@@ -246,13 +246,24 @@ static void test_errors(void)
 	g_assert_cmpuint(r.code, ==, GLOW_ERR_UNREACHABLE);
 	result_clear(&r);
 
-	/* The core process refuses to die; diag may. */
-	GlowAddr core = addr_of(net.b, GLOW_RESOURCE_CORE_PROCESS);
-	call(&net, net.a, &core, "glow.Process", "Terminate", &empty.base, 0, &r);
+	/* Methods that change a node are for its own callers only. */
+	GlowAddr b0 = addr_of(net.b, GLOW_RESOURCE_NODE);
+	call(&net, net.a, &b0, "glow.Node", "Shutdown", &empty.base, 0, &r);
 	g_assert_cmpuint(r.code, ==, GLOW_ERR_PERMISSION_DENIED);
+	g_assert_nonnull(strstr(r.message, "only be called from that node"));
 	result_clear(&r);
 	GlowAddr dproc = addr_of(net.b, GLOW_RESOURCE_DIAG_PROCESS);
 	call(&net, net.a, &dproc, "glow.Process", "Terminate", &empty.base, 0, &r);
+	g_assert_cmpuint(r.code, ==, GLOW_ERR_PERMISSION_DENIED);
+	result_clear(&r);
+
+	/* Locally: the core process refuses to die; diag may. */
+	GlowAddr core = addr_of(net.b, GLOW_RESOURCE_CORE_PROCESS);
+	call(&net, net.b, &core, "glow.Process", "Terminate", &empty.base, 0, &r);
+	g_assert_cmpuint(r.code, ==, GLOW_ERR_PERMISSION_DENIED);
+	g_assert_nonnull(strstr(r.message, "cannot be terminated"));
+	result_clear(&r);
+	call(&net, net.b, &dproc, "glow.Process", "Terminate", &empty.base, 0, &r);
 	g_assert_cmpint(r.type, ==, GLOW_PKT_REPLY);
 	result_clear(&r);
 	Glow__EchoRequest echo = GLOW__ECHO_REQUEST__INIT;
