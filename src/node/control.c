@@ -112,15 +112,9 @@ void glow_session_send_urgent(GlowSession *s, const GlowPacketHeader *h, const u
 
 gboolean glow_session_send(GlowSession *s, const GlowPacketHeader *h, const uint8_t *payload)
 {
-	uint8_t hdr[GLOW_PACKET_HEADER_LEN];
 	if (s->closing || s->wbuf->len - s->woff + GLOW_PACKET_HEADER_LEN + h->payload_len > GLOW_CONTROL_SENDQ_MAX)
 		return FALSE;
-	glow_packet_encode_header(h, hdr);
-	g_byte_array_append(s->wbuf, hdr, sizeof hdr);
-	if (h->payload_len)
-		g_byte_array_append(s->wbuf, payload, h->payload_len);
-	if (s->watch)
-		glow_fd_watch_set(s->watch, G_IO_IN | G_IO_OUT);
+	append_packet(s, h, payload);
 	return TRUE;
 }
 

@@ -150,6 +150,17 @@ static void answer_error(GlowNode *n, const GlowPacketHeader *call, GlowErrorCod
 	glow_rpc_reject(n->rpc, call, code, "%s", text);
 }
 
+/* Tells the sender of an ITEM nobody will read to stop its stream. */
+static void cancel_upstream(GlowNode *n, const GlowPacketHeader *item)
+{
+	GlowPacketHeader c = *item;
+	c.type = GLOW_PKT_CANCEL;
+	c.payload_len = 0;
+	c.dst = item->src;
+	c.src = item->dst;
+	route(n, &c, NULL);
+}
+
 static void deliver_to_session(GlowNode *n, const GlowPacketHeader *h, const uint8_t *payload)
 {
 	GlowSession *s = g_hash_table_lookup(n->sessions, &h->dst.resource);
@@ -161,12 +172,7 @@ static void deliver_to_session(GlowNode *n, const GlowPacketHeader *h, const uin
 		return;
 	/* The client is gone, or reads too slowly for its queue: stop the
 	 * sender, and tell a slow client why its stream ended. */
-	GlowPacketHeader c = *h;
-	c.type = GLOW_PKT_CANCEL;
-	c.payload_len = 0;
-	c.dst = h->src;
-	c.src = h->dst;
-	route(n, &c, NULL);
+	cancel_upstream(n, h);
 	if (s) {
 		GlowPacketHeader e = *h;
 		e.type = GLOW_PKT_ERROR;
@@ -195,12 +201,7 @@ static void deliver_local(GlowNode *n, const GlowPacketHeader *h, const uint8_t 
 		if (to_session) {
 			deliver_to_session(n, h, payload);
 		} else if (!glow_rpc_handle_response(n->rpc, h, payload) && h->type == GLOW_PKT_ITEM) {
-			GlowPacketHeader c = *h;
-			c.type = GLOW_PKT_CANCEL;
-			c.payload_len = 0;
-			c.dst = h->src;
-			c.src = h->dst;
-			route(n, &c, NULL);
+			cancel_upstream(n, h);
 		}
 		break;
 	}
