@@ -38,7 +38,7 @@ static void client_broken(GlowClient *c, const char *why)
 	glow_fd_watch_free(c->watch);
 	c->watch = NULL;
 	/* Every call in progress needs an answer: the node is gone. */
-	glow_rpc_node_lost(c->rpc, &c->self.node, GLOW_ERR_UNAVAILABLE, why);
+	glow_rpc_node_lost(c->rpc, NULL, GLOW_ERR_UNAVAILABLE, why);
 }
 
 static void flush(GlowClient *c)

@@ -429,7 +429,9 @@ static void handle_record(GlowLink *l, uint8_t *rec, size_t len)
 		buf_shrink(&l->asmb, 128 * 1024);
 		break;
 	case REC_PING:
-		if (plen == 8)
+		/* A peer that pings but never reads must not grow our buffers:
+		 * with the queue full, pongs are skipped (its dead timer is its problem). */
+		if (plen == 8 && l->pend.len + l->wbuf.len < l->cfg.sendq_max)
 			send_control(l, REC_PONG, ct, 8);
 		break;
 	case REC_PONG:
@@ -583,7 +585,8 @@ GlowLink *glow_link_new(GMainContext *ctx, guint64 id, GlowConn *conn, gboolean 
 	l->user = user;
 	l->created_us = l->last_rx_us = l->last_tx_us = glow_now_us();
 	l->state = ST_HANDSHAKE;
-	g_assert(glow_noise_handshake_init(&l->hs, &nc) == 0);
+	if (glow_noise_handshake_init(&l->hs, &nc) != 0)
+		g_error("link: cannot set up %s", GLOW_LINK_NOISE_PROTOCOL); /* a build defect */
 	l->watch = glow_fd_watch_new(ctx, conn->fd, G_IO_IN, on_io, l);
 	l->tick = glow_timer_new(ctx, TICK_MS, on_tick, l);
 	if (initiator) {
@@ -648,9 +651,15 @@ void glow_link_close(GlowLink *l, const char *reason)
 		(void)l->conn->ops->writev(l->conn, &iov, 1);
 	}
 	l->state = ST_CLOSED;
-	stop_io(l);
+	/* I/O stops first (no more callbacks), the fd after `closed`, which may
+	 * still want the connection's addresses for its log. */
+	if (l->watch) {
+		glow_fd_watch_free(l->watch);
+		l->watch = NULL;
+	}
 	if (l->cb.closed)
 		l->cb.closed(l, reason, l->user);
+	stop_io(l);
 	glow_link_unref(l);
 }
 

@@ -35,10 +35,12 @@ typedef struct {
 	uint8_t *payload;
 } Queued;
 
-/* A call a local client made to another node. The node remembers it so
- * that, if that node becomes unreachable, the client hears so at once
- * (a stream would otherwise wait forever), and so that a client that
- * disconnects has its remote calls cancelled. */
+/* A call a local client made. The node remembers it so that only the
+ * called node's answers reach the client, so that if that node becomes
+ * unreachable the client hears so at once (a stream would otherwise wait
+ * forever), so that a client too slow for its queue learns why its call
+ * ended, and so that a client that disconnects has its calls cancelled. */
+#define MAX_SESSION_CALLS 65536
 typedef struct {
 	guint64 endpoint;
 	guint64 call_id;
@@ -164,21 +166,32 @@ static void cancel_upstream(GlowNode *n, const GlowPacketHeader *item)
 static void deliver_to_session(GlowNode *n, const GlowPacketHeader *h, const uint8_t *payload)
 {
 	GlowSession *s = g_hash_table_lookup(n->sessions, &h->dst.resource);
-	if (h->type != GLOW_PKT_ITEM)
-		session_call_forget(n, h->dst.resource, h->call_id);
-	if (s && glow_session_send(s, h, payload))
+	SessionCall key = { .endpoint = h->dst.resource, .call_id = h->call_id };
+	SessionCall *sc = g_hash_table_lookup(n->session_calls, &key);
+
+	if (!sc || !glow_node_id_equal(&sc->call.dst.node, &h->src.node)) {
+		/* Stale, or not from the node that was called: drop it, and stop a
+		 * stream nobody reads. */
+		n->rejected_packets++;
+		if (h->type == GLOW_PKT_ITEM && !sc)
+			cancel_upstream(n, h);
 		return;
-	if (h->type != GLOW_PKT_ITEM)
+	}
+	if (s && glow_session_send(s, h, payload)) {
+		if (h->type != GLOW_PKT_ITEM)
+			g_hash_table_remove(n->session_calls, &key);
 		return;
-	/* The client is gone, or reads too slowly for its queue: stop the
-	 * sender, and tell a slow client why its stream ended. */
-	cancel_upstream(n, h);
+	}
+	/* The client is gone, or reads too slowly for its queue: stop a stream,
+	 * and tell the client why its call ended (once: the call is forgotten). */
+	g_hash_table_remove(n->session_calls, &key);
+	if (h->type == GLOW_PKT_ITEM)
+		cancel_upstream(n, h);
 	if (s) {
 		GlowPacketHeader e = *h;
 		e.type = GLOW_PKT_ERROR;
 		e.aux = GLOW_ERR_TOO_FAST;
 		e.payload_len = 0;
-		session_call_forget(n, h->dst.resource, h->call_id);
 		glow_session_send_urgent(s, &e, NULL);
 	}
 }
@@ -281,17 +294,22 @@ static Connect *connect_for_link(GlowNode *n, guint64 link_id)
 	return NULL;
 }
 
+static void connect_free(Connect *c)
+{
+	if (c->dial)
+		g_object_unref(c->dial);
+	g_free(c->address);
+	g_free(c->prefix);
+	g_free(c);
+}
+
 static void connect_finish(Connect *c, GlowLink *link, GlowErrorCode code, const char *error)
 {
 	GlowNode *n = c->node;
 	g_ptr_array_remove(n->pending_connects, c);
 	if (c->fn)
 		c->fn(n, link, code, error, c->data);
-	if (c->dial)
-		g_object_unref(c->dial);
-	g_free(c->address);
-	g_free(c->prefix);
-	g_free(c);
+	connect_free(c);
 }
 
 static void on_link_established(GlowLink *l, gpointer user)
@@ -350,11 +368,11 @@ static void fail_session_calls(GlowNode *n, const GlowNodeId *node, const char *
 	g_hash_table_iter_init(&it, n->session_calls);
 	while (g_hash_table_iter_next(&it, NULL, &v)) {
 		SessionCall *c = v;
-		if (!glow_node_id_equal(&c->call.dst.node, node))
-			continue;
-		g_array_append_val(lost, c->call);
-		g_hash_table_iter_remove(&it);
+		if (glow_node_id_equal(&c->call.dst.node, node))
+			g_array_append_val(lost, c->call);
 	}
+	/* Each ERROR seems to come from the lost node, so the client accepts
+	 * it; delivering it ends (and forgets) the call. */
 	for (guint i = 0; i < lost->len; i++)
 		glow_rpc_reject(n->rpc, &g_array_index(lost, GlowPacketHeader, i), GLOW_ERR_UNREACHABLE, "%s", msg);
 }
@@ -439,6 +457,14 @@ static void on_dialed(GlowConn *conn, GError *error, gpointer data)
 	GlowNode *n = c->node;
 	GlowLink *l;
 
+	if (!n) {
+		/* The node was freed while this dial was in flight (GIO reports a
+		 * cancelled dial later, never from inside the cancel). */
+		glow_conn_free(conn);
+		connect_free(c);
+		return;
+	}
+	g_clear_object(&c->dial);
 	if (!conn) {
 		g_autofree char *why = g_strdup_printf("cannot reach %s: %s", c->address, error->message);
 		if (!g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
@@ -514,14 +540,19 @@ static void on_session_packet(GlowSession *s, const GlowPacketHeader *in, const 
 		h.hop_limit = GLOW_HOP_LIMIT_DEFAULT;
 	if (h.type == GLOW_PKT_CANCEL)
 		session_call_forget(n, h.src.resource, h.call_id);
-	err = route(n, &h, payload);
-	if (err == GLOW_OK && h.type == GLOW_PKT_CALL && !glow_node_id_equal(&h.dst.node, &n->identity->id)) {
+	if (h.type == GLOW_PKT_CALL) {
+		if (g_hash_table_size(n->session_calls) >= MAX_SESSION_CALLS) {
+			answer_error(n, &h, GLOW_ERR_TOO_FAST, "too many calls in progress from local clients");
+			return;
+		}
+		/* Tracked before routing: an error about the route comes back through it. */
 		SessionCall *c = g_new(SessionCall, 1);
 		c->endpoint = h.src.resource;
 		c->call_id = h.call_id;
 		c->call = h;
 		g_hash_table_replace(n->session_calls, c, c);
 	}
+	err = route(n, &h, payload);
 	if (err != GLOW_OK) {
 		char dst[GLOW_ADDR_TEXT_BUF];
 		g_autofree char *text = NULL;
@@ -678,13 +709,21 @@ void glow_node_free(GlowNode *n)
 
 	if (!n)
 		return;
-	while (n->pending_connects->len) {
-		Connect *c = n->pending_connects->pdata[0];
-		if (c->dial)
-			g_cancellable_cancel(c->dial);
+	/* Dials in flight: their callers hear now; the Connect itself is left
+	 * to on_dialed, which GIO still calls (later) for a cancelled dial.
+	 * Dials that became links end when the links close below. */
+	for (guint i = 0; i < n->pending_connects->len;) {
+		Connect *c = n->pending_connects->pdata[i];
+		if (!c->dial) {
+			i++;
+			continue;
+		}
+		g_ptr_array_remove_index(n->pending_connects, i);
+		g_cancellable_cancel(c->dial);
+		if (c->fn)
+			c->fn(n, NULL, GLOW_ERR_CANCELLED, "node stopping", c->data);
 		c->fn = NULL;
-		if (n->pending_connects->len && n->pending_connects->pdata[0] == c)
-			connect_finish(c, NULL, GLOW_ERR_CANCELLED, "node stopping");
+		c->node = NULL;
 	}
 	/* Close every link so that peers learn at once, not from their dead timer. */
 	GPtrArray *links = g_ptr_array_new_with_free_func((GDestroyNotify)glow_link_unref);

@@ -266,6 +266,8 @@ void glow_resources_dispatch(GlowResourceTable *t, const GlowPacketHeader *h, co
 		                m->name, addr);
 		return;
 	}
+	if (h->type == GLOW_PKT_MESSAGE && m->server_streaming)
+		return; /* a stream nobody can read or give credit to */
 	if (m->server_streaming != ((h->flags & GLOW_PKT_F_STREAM) != 0) && h->type == GLOW_PKT_CALL) {
 		glow_rpc_reject(t->rpc, h, GLOW_ERR_BAD_REQUEST, "%s.%s %s", r->iface->name, m->name,
 		                m->server_streaming ? "is a stream: set the stream flag"

@@ -354,10 +354,9 @@ static void server_call_free(GlowCall *c)
 {
 	ServerKey k;
 	server_key_of(&k, &c->h);
-	if (!c->oneway) {
+	if (!c->oneway)
 		g_hash_table_remove(c->rpc->server, &k);
-		node_calls_add(c->rpc, &c->h.src.node, -1);
-	}
+	node_calls_add(c->rpc, &c->h.src.node, -1);
 	if (c->deadline) {
 		g_source_destroy(c->deadline);
 		g_source_unref(c->deadline);
@@ -391,10 +390,20 @@ GlowCall *glow_rpc_server_begin(GlowRpc *rpc, const GlowPacketHeader *h, GlowErr
 	GlowCall *c;
 
 	if (h->type == GLOW_PKT_MESSAGE) {
+		/* Not in the table (no call id to match), but bounded like calls:
+		 * per caller node, and by a deadline. */
+		if (node_calls(rpc, &h->src.node) >= GLOW_RPC_MAX_CALLS_PER_PEER) {
+			*code = GLOW_ERR_TOO_FAST;
+			return NULL;
+		}
 		c = g_new0(GlowCall, 1);
 		c->rpc = rpc;
 		c->h = *h;
 		c->oneway = TRUE;
+		node_calls_add(rpc, &h->src.node, 1);
+		arm_deadline(rpc, &c->deadline,
+		             h->deadline_ms ? MIN(h->deadline_ms, GLOW_RPC_MAX_DEADLINE_MS) : GLOW_RPC_DEFAULT_DEADLINE_MS,
+		             on_server_deadline, c);
 		return c;
 	}
 	k = g_new(ServerKey, 1);

@@ -81,8 +81,9 @@ void glow_rpc_reject(GlowRpc *rpc, const GlowPacketHeader *call, GlowErrorCode c
 /* CANCEL and CREDIT packets for server calls. */
 void glow_rpc_handle_control(GlowRpc *rpc, const GlowPacketHeader *h);
 
-/* The caller is gone (its node became unreachable): client calls to that node
- * fail with code, server calls from it are cancelled. */
+/* A node became unreachable: client calls to it fail with code, server
+ * calls from it are cancelled. node NULL means every node (the connection
+ * everything went through is gone). */
 void glow_rpc_node_lost(GlowRpc *rpc, const GlowNodeId *node, GlowErrorCode code, const char *message);
 /* One caller address is gone (a local client disconnected): its server
  * calls are cancelled. */

@@ -227,6 +227,45 @@ static void test_three_nodes(void)
 	node_stop(&c, TRUE);
 }
 
+/* The node a client talks through dies: every call of the client ends,
+ * including a stream from another node. */
+static void test_daemon_dies(void)
+{
+	Node x = { 0 }, y = { 0 };
+	g_autoptr(GError) err = NULL;
+	const GlowInterface *diag;
+	Glow__SourceRequest slow = GLOW__SOURCE_REQUEST__INIT;
+	uint8_t buf[32];
+	Stream st = { 0 };
+	GlowCallOptions opt = { .stream = TRUE };
+	gint64 t0;
+
+	node_start(&x, "x");
+	node_start(&y, "y");
+	link_nodes(&x, &y);
+	diag = glow_iface_by_name(glow_client_registry(x.client), "glow.Diag");
+	slow.count = 1000000;
+	slow.size = 8;
+	slow.interval_ms = 20;
+	size_t len = glow__source_request__pack(&slow, buf);
+	GlowAddr y3 = at(&y.id, 3);
+	g_assert_cmpuint(glow_client_call(x.client, &y3, diag->id, glow_iface_method_by_name(diag, "Source")->id, buf,
+	                                  len, &opt, on_stream, &st, &err),
+	                 !=, 0);
+	while (st.items < 2)
+		g_main_context_iteration(ctx, TRUE);
+	kill(atoi(g_subprocess_get_identifier(x.proc)), SIGKILL);
+	t0 = g_get_monotonic_time();
+	while (!st.done && g_get_monotonic_time() - t0 < 3 * G_USEC_PER_SEC)
+		g_main_context_iteration(ctx, FALSE);
+	g_assert_true(st.done);
+	g_assert_cmpint(st.type, ==, GLOW_PKT_ERROR);
+	g_assert_cmpuint(st.code, ==, GLOW_ERR_UNAVAILABLE);
+	g_assert_false(glow_client_connected(x.client));
+	node_stop(&x, TRUE);
+	node_stop(&y, FALSE);
+}
+
 static void test_no_daemon(void)
 {
 	g_autoptr(GError) err = NULL;
@@ -243,6 +282,7 @@ int main(int argc, char **argv)
 	ctx = g_main_context_new();
 	g_test_add_func("/client/no-daemon", test_no_daemon);
 	g_test_add_func("/client/three-nodes", test_three_nodes);
+	g_test_add_func("/client/daemon-dies", test_daemon_dies);
 	rc = g_test_run();
 	g_main_context_unref(ctx);
 	return rc;

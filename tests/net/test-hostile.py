@@ -262,6 +262,16 @@ def main():
             pass
         check("control: calls beyond the per-caller bound get TOO_FAST", too_fast >= 100, "got %d" % too_fast)
         s.close()
+        # One-way MESSAGEs to a stream method must not pin memory.
+        src_m = fnv("glow.Diag.Source")
+        big = b"\x08\x01\x10\xc0\x84\x3d"  # SourceRequest{count: 1, size: 1000000}
+        s, _ = control(db)
+        s.sendall(b"".join(packet(4, diag_if, src_m, big, call_id=0, dst=3) for _ in range(300)))
+        time.sleep(1)
+        rc, out = glow(db, "status")
+        rss = int([l for l in open("/proc/%d/status" % pb.pid) if l.startswith("VmRSS")][0].split()[1])
+        check("control: MESSAGEs to a stream method pin no memory", rc == 0 and rss < 64 * 1024, "VmRSS %d kB" % rss)
+        s.close()
         s, _ = control(db)
         s.sendall(packet(9, node_if, info_m, call_id=5))
         check("control: unknown packet type closes the session", closed_by_peer(s))

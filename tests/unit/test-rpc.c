@@ -372,6 +372,42 @@ static void test_node_lost(void)
 	net_down(&net);
 }
 
+static void on_connect_dropped(GlowNode *n, GlowLink *link, GlowErrorCode code, const char *error, gpointer data)
+{
+	guint *calls = data;
+	(void)n;
+	(void)error;
+	g_assert_null(link);
+	g_assert_cmpint(code, ==, GLOW_ERR_CANCELLED);
+	(*calls)++;
+}
+
+/* A node freed while a dial is in flight: GIO reports the cancelled dial
+ * later, after the node is gone (ASan would see a use-after-free). */
+static void test_free_while_dialing(void)
+{
+	GMainContext *ctx = g_main_context_new();
+	char *dir, *dir2;
+	guint calls = 0;
+	GlowNode *n = start_node(ctx, &dir, "x");
+	GlowNode *peer = start_node(ctx, &dir2, "y");
+	glow_node_connect(n, g_ptr_array_index(glow_node_listen_addresses(peer), 0), NULL, NULL, 3000,
+	                  on_connect_dropped, &calls);
+	glow_node_free(n);
+	g_assert_cmpuint(calls, ==, 1);
+	for (int i = 0; i < 50; i++)
+		g_main_context_iteration(ctx, FALSE);
+	glow_node_free(peer);
+	while (g_main_context_iteration(ctx, FALSE))
+		;
+	g_assert_cmpuint(calls, ==, 1);
+	g_main_context_unref(ctx);
+	rm_rf(dir);
+	rm_rf(dir2);
+	g_free(dir);
+	g_free(dir2);
+}
+
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
@@ -382,5 +418,6 @@ int main(int argc, char **argv)
 	g_test_add_func("/rpc/deadline", test_deadline_and_cancel);
 	g_test_add_func("/rpc/stream", test_stream);
 	g_test_add_func("/rpc/node-lost", test_node_lost);
+	g_test_add_func("/rpc/free-while-dialing", test_free_while_dialing);
 	return g_test_run();
 }

@@ -7,6 +7,7 @@
 
 #define MAX_ITEM (GLOW_PACKET_MAX_PAYLOAD - 1024)
 #define MAX_DELAY_MS 60000
+#define MAX_DELAYED_ECHO (64 * 1024) /* bytes a delayed echo may hold */
 #define MAX_MEASURE_COUNT 10000000
 #define MAX_INFLIGHT 1024
 
@@ -24,7 +25,6 @@ typedef struct {
 	/* source */
 	guint64 count, sent;
 	guint32 size, interval_ms;
-	uint8_t *buf;
 	/* measure */
 	GlowAddr target;
 	Glow__MeasureRequest__Mode mode;
@@ -39,11 +39,23 @@ typedef struct {
 } Op;
 
 struct Diag {
+	uint8_t *pattern; /* MAX_ITEM bytes every Source stream sends from; made on first use */
 	GlowResourceTable *t;
 	GMainContext *ctx;
 	GlowResource *res;
 	GList *ops;
 };
+
+/* One read-only buffer for all streams: a stream costs no memory while it
+ * waits for credit, however large its items. */
+static void diag_pattern(Diag *d)
+{
+	if (d->pattern)
+		return;
+	d->pattern = g_malloc(MAX_ITEM);
+	for (guint32 i = 0; i < MAX_ITEM; i++)
+		d->pattern[i] = (uint8_t)(i * 31 + 7);
+}
 
 static void op_free(Op *op)
 {
@@ -62,7 +74,6 @@ static void op_free(Op *op)
 	}
 	if (op->data)
 		g_byte_array_unref(op->data);
-	g_free(op->buf);
 	g_free(op->lat);
 	g_free(op->echo_payload);
 	g_free(op);
@@ -124,8 +135,9 @@ static void diag_echo(GlowCall *call, const ProtobufCMessage *in, gpointer data)
 		echo_reply(call, req->data.data, req->data.len);
 		return;
 	}
-	if (req->delay_ms > MAX_DELAY_MS) {
-		glow_call_error(call, GLOW_ERR_BAD_REQUEST, "delay_ms is at most %d", MAX_DELAY_MS);
+	if (req->delay_ms > MAX_DELAY_MS || req->data.len > MAX_DELAYED_ECHO) {
+		glow_call_error(call, GLOW_ERR_BAD_REQUEST, "a delayed echo waits at most %d ms and holds at most %d bytes",
+		                MAX_DELAY_MS, MAX_DELAYED_ECHO);
 		return;
 	}
 	op = op_new(data, OP_ECHO, call);
@@ -142,7 +154,7 @@ static gboolean source_tick(gpointer p);
 static void source_pump(Op *op)
 {
 	Glow__SourceItem item = GLOW__SOURCE_ITEM__INIT;
-	item.data.data = op->buf;
+	item.data.data = op->diag->pattern;
 	item.data.len = op->size;
 	while (op->sent < op->count) {
 		if (op->interval_ms && op->timer)
@@ -188,9 +200,7 @@ static void diag_source(GlowCall *call, const ProtobufCMessage *in, gpointer dat
 	op->count = req->count;
 	op->size = req->size;
 	op->interval_ms = MIN(req->interval_ms, MAX_DELAY_MS);
-	op->buf = g_malloc(op->size ? op->size : 1);
-	for (guint32 i = 0; i < op->size; i++)
-		op->buf[i] = (uint8_t)(i * 31 + 7);
+	diag_pattern(op->diag);
 	glow_call_set_handlers(call, source_credit, op_cancelled, op);
 	source_pump(op);
 }
@@ -248,7 +258,9 @@ static void on_answer(const GlowResponse *r, gpointer data)
 		op->done++;
 		return;
 	}
-	g_hash_table_steal(op->calls, &p->id);
+	gpointer key = NULL;
+	if (g_hash_table_steal_extended(op->calls, &p->id, &key, NULL))
+		g_free(key);
 	if (r->type == GLOW_PKT_ERROR) {
 		g_autofree char *why = g_strdup_printf("call failed: %s", r->message);
 		g_free(p);
@@ -372,6 +384,7 @@ static void diag_stop(GlowProcess *p, gpointer data)
 			glow_call_error(call, GLOW_ERR_UNAVAILABLE, "the diag process was terminated");
 		op_free(op);
 	}
+	g_free(d->pattern);
 	g_free(d);
 }
 
