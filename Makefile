@@ -25,7 +25,7 @@ run: build
 	./$(BUILD)/glowd $(GLOWD_ARGS)
 
 test: build
-	$(MESON_TEST) -C $(BUILD); rc=$$?; python3 scripts/test-summary.py $(BUILD); exit $$rc
+	$(MESON_TEST) -C $(BUILD); rc=$$?; python3 scripts/test-summary.py $(BUILD) || true; exit $$rc
 
 $(ASAN_BUILD)/build.ninja:
 	meson setup $(ASAN_BUILD) -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debug
@@ -35,7 +35,7 @@ test-asan: deps $(ASAN_BUILD)/build.ninja
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp:print_suppressions=0 \
 	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-	$(MESON_TEST) -C $(ASAN_BUILD) --timeout-multiplier 3; rc=$$?; python3 scripts/test-summary.py $(ASAN_BUILD); exit $$rc
+	$(MESON_TEST) -C $(ASAN_BUILD) --timeout-multiplier 3; rc=$$?; python3 scripts/test-summary.py $(ASAN_BUILD) || true; exit $$rc
 
 fuzz: deps
 	FUZZ_SECONDS=$(FUZZ_SECONDS) bash scripts/run-fuzzers.sh
