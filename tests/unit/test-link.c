@@ -327,6 +327,41 @@ static void test_handshake_timeout(void)
 	fixture_stop(&f);
 }
 
+static void test_unknown_packet_type(void)
+{
+	Fixture f;
+	GlowLinkConfig cfg = test_config();
+	GlowPacketHeader h = { .version = 1, .type = 9, .hop_limit = 3 };
+	fixture_start(&f, &cfg, NULL);
+	g_assert_true(run_until(&f, both_up, 5000));
+	/* Authenticated, but not a packet this version knows: the stream of
+	 * packets cannot be trusted past it, so the link goes. */
+	g_assert_true(glow_link_send(f.a.link, &h, NULL));
+	g_assert_true(run_until(&f, b_closed, 5000));
+	g_assert_nonnull(strstr(f.b.reason, "unknown packet type"));
+	fixture_stop(&f);
+}
+
+static void test_send_queue_bound(void)
+{
+	Fixture f;
+	GlowLinkConfig cfg = test_config();
+	GlowPacketHeader h = { .version = 1, .type = GLOW_PKT_MESSAGE, .hop_limit = 3, .payload_len = 60000 };
+	static uint8_t payload[60000];
+	guint sent = 0;
+	cfg.sendq_max = 1024 * 1024;
+	fixture_start(&f, &cfg, NULL);
+	g_assert_true(run_until(&f, both_up, 5000));
+	f.relay.blackhole = TRUE;
+	while (sent < 1000 && glow_link_send(f.a.link, &h, payload))
+		sent++;
+	/* Refused once about sendq_max is queued; nothing grows past it. */
+	g_assert_cmpuint(sent, <, 20);
+	g_assert_cmpuint(glow_link_stats(f.a.link)->drops, ==, 1);
+	g_assert_cmpuint(glow_link_queued(f.a.link), <=, cfg.sendq_max);
+	fixture_stop(&f);
+}
+
 /* Raw bytes straight at a responder link. */
 static void feed_responder(const uint8_t *bytes, size_t len, const char *expect_reason)
 {
@@ -387,5 +422,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/link/dead-peer", test_dead_peer);
 	g_test_add_func("/link/handshake-timeout", test_handshake_timeout);
 	g_test_add_func("/link/garbage-frames", test_garbage_frames);
+	g_test_add_func("/link/unknown-packet-type", test_unknown_packet_type);
+	g_test_add_func("/link/send-queue-bound", test_send_queue_bound);
 	return g_test_run();
 }
