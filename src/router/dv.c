@@ -392,9 +392,9 @@ gboolean glow_dv_receive(GlowDv *dv, guint64 neigh, const uint8_t *msg, size_t l
 	for (off = 1; off < len; off += 2 + msg[off + 1]) {
 		const uint8_t *p = msg + off + 2;
 		GlowNodeId origin;
-		guint16 seqno = (guint16)(p[0] << 8 | p[1]);
 		if (msg[off] != TLV_UPDATE && msg[off] != TLV_REQUEST)
-			continue; /* a newer node's TLV */
+			continue; /* a newer node's TLV, of any length: not read */
+		guint16 seqno = (guint16)(p[0] << 8 | p[1]);
 		memcpy(origin.b, p + 4, GLOW_NODE_ID_LEN);
 		if (msg[off] == TLV_UPDATE)
 			handle_update(dv, n, seqno, (guint)(p[2] << 8 | p[3]), &origin, now_ms);

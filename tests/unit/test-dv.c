@@ -366,6 +366,8 @@ static void test_hostile_messages(void)
 	m[1] = 77;
 	m[2] = 1;
 	g_assert_true(glow_dv_receive(dv, id, m, 4, s->now)); /* unknown TLV: skipped */
+	m[2] = 0;
+	g_assert_true(glow_dv_receive(dv, id, m, 3, s->now)); /* an empty one too (found by fuzz-dv) */
 	g_assert_cmpuint(glow_dv_stats(dv)->malformed, ==, 5);
 	check_converged(s);
 	sim_free(s);
