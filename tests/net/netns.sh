@@ -55,11 +55,13 @@ nb_wire() {
 nb_cut() { ip -n "$NB_PREFIX-$1" link set "v-$2" down; }
 nb_mend() { ip -n "$NB_PREFIX-$1" link set "v-$2" up; }
 
-# nb_node HOST ADDR: glowd in HOST's namespace listening on ADDR:7177
+# nb_node HOST ADDR [CONFIG-TEXT]: glowd in HOST's namespace listening on
+# ADDR:7177, with CONFIG-TEXT as its glowd.conf when given
 nb_node() {
-	local h=$1 addr=$2
+	local h=$1 addr=$2 conf=${3:-}
 	local dir=$TMP/$h
 	mkdir -p "$dir"
+	[ -n "$conf" ] && printf '%s\n' "$conf" >"$dir/glowd.conf"
 	nsenter --net="/run/netns/$NB_PREFIX-$h" "$GLOWD" -d "$dir" -l "$addr:7177" -n "$h" >"$dir/out" 2>"$dir/err" &
 	PIDS+=("$!")
 	for _ in $(seq 1 100); do
@@ -85,4 +87,9 @@ nb_wait_links() {
 	done
 	local ms=$(($(date +%s%3N) - t0))
 	echo "$((ms / 1000)).$((ms % 1000 / 100))"
+}
+
+# nb_link_bytes HOST: bytes sent so far on HOST's first link
+nb_link_bytes() {
+	g "$1" --json links | sed -n 's/.*"bytes_out" : \([0-9]*\).*/\1/p' | head -1
 }
