@@ -62,18 +62,6 @@ void glow_dv_config_default(GlowDvConfig *cfg)
 	cfg->source_gc_ms = 180000;
 }
 
-static guint id_hash(gconstpointer p)
-{
-	guint h;
-	memcpy(&h, p, sizeof h);
-	return h;
-}
-
-static gboolean id_equal(gconstpointer a, gconstpointer b)
-{
-	return memcmp(a, b, GLOW_NODE_ID_LEN) == 0;
-}
-
 /* Sequence numbers wrap: a is newer than b within half the space. */
 static gboolean seq_newer(guint16 a, guint16 b)
 {
@@ -94,7 +82,7 @@ GlowDv *glow_dv_new(const GlowNodeId *self, const GlowDvConfig *cfg, const GlowD
 	dv->cfg = *cfg;
 	dv->out = *out;
 	dv->user = user;
-	dv->sources = g_hash_table_new_full(id_hash, id_equal, NULL, source_free);
+	dv->sources = g_hash_table_new_full(glow_node_id_hash, glow_node_id_equal_key, NULL, source_free);
 	dv->neighs = g_hash_table_new_full(g_int64_hash, g_int64_equal, NULL, g_free);
 	/* Start from a number of our own, not 0: after a restart the network may
 	 * still remember our old seqno, and a request will move us past it. */

@@ -8,24 +8,12 @@ struct GlowRouter {
 	GHashTable *neigh; /* GlowNodeId* (owned) -> GPtrArray of ports, oldest first */
 };
 
-static guint id_hash(gconstpointer p)
-{
-	guint h;
-	memcpy(&h, p, sizeof h); /* node IDs are public keys: already uniform */
-	return h;
-}
-
-static gboolean id_equal(gconstpointer a, gconstpointer b)
-{
-	return memcmp(a, b, GLOW_NODE_ID_LEN) == 0;
-}
-
 GlowRouter *glow_router_new(const GlowNodeId *self, GlowPortSendFn send)
 {
 	GlowRouter *r = g_new0(GlowRouter, 1);
 	r->self = *self;
 	r->send = send;
-	r->neigh = g_hash_table_new_full(id_hash, id_equal, g_free, (GDestroyNotify)g_ptr_array_unref);
+	r->neigh = g_hash_table_new_full(glow_node_id_hash, glow_node_id_equal_key, g_free, (GDestroyNotify)g_ptr_array_unref);
 	return r;
 }
 

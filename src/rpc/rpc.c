@@ -65,18 +65,6 @@ static gboolean server_key_equal(gconstpointer a, gconstpointer b)
 	return memcmp(a, b, sizeof(ServerKey)) == 0;
 }
 
-static guint node_hash(gconstpointer p)
-{
-	guint h;
-	memcpy(&h, p, sizeof h);
-	return h;
-}
-
-static gboolean node_equal(gconstpointer a, gconstpointer b)
-{
-	return memcmp(a, b, GLOW_NODE_ID_LEN) == 0;
-}
-
 /* Calls in progress per caller node, so one peer cannot take every slot. */
 static guint node_calls(GlowRpc *rpc, const GlowNodeId *node)
 {
@@ -108,7 +96,7 @@ GlowRpc *glow_rpc_new(GMainContext *ctx, GlowRpcSendFn send, gpointer user)
 	rpc->next_call_id = 1;
 	rpc->client = g_hash_table_new(g_int64_hash, g_int64_equal);
 	rpc->server = g_hash_table_new_full(server_key_hash, server_key_equal, g_free, NULL);
-	rpc->per_node = g_hash_table_new_full(node_hash, node_equal, g_free, NULL);
+	rpc->per_node = g_hash_table_new_full(glow_node_id_hash, glow_node_id_equal_key, g_free, NULL);
 	return rpc;
 }
 

@@ -341,3 +341,15 @@ const char *glow_id_strerror(GlowIdError e)
 	}
 	return "unknown node ID error";
 }
+
+unsigned int glow_node_id_hash(const void *id)
+{
+	unsigned int h;
+	memcpy(&h, id, sizeof h);
+	return h;
+}
+
+int glow_node_id_equal_key(const void *a, const void *b)
+{
+	return memcmp(a, b, GLOW_NODE_ID_LEN) == 0;
+}

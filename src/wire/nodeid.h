@@ -57,6 +57,11 @@ int glow_node_id_clean(const char *text, char *out, size_t cap);
 bool glow_node_id_has_prefix(const GlowNodeId *id, const char *clean_prefix);
 bool glow_node_id_equal(const GlowNodeId *a, const GlowNodeId *b);
 bool glow_node_id_is_zero(const GlowNodeId *id);
+/* For hash tables keyed by GlowNodeId (the signatures of GHashFunc and
+ * GEqualFunc): node IDs are public keys, so their first bytes are already
+ * uniform. */
+unsigned int glow_node_id_hash(const void *id);
+int glow_node_id_equal_key(const void *a, const void *b);
 
 /* "glow://<node-id>/<resource-id>" + NUL into out[GLOW_ADDR_TEXT_BUF]. */
 void glow_addr_to_text(const GlowAddr *a, char out[GLOW_ADDR_TEXT_BUF]);

@@ -31,6 +31,19 @@
 		}                                                                               \
 	} while (0)
 
+/* The libFuzzer entry points every target declares, and the usual
+ * LLVMFuzzerInitialize (fuzz_init, defined below). */
+#define FUZZ_DEFINE_INIT()                                                                      \
+	int LLVMFuzzerInitialize(int *argc, char ***argv);                                      \
+	int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);                           \
+	int LLVMFuzzerInitialize(int *argc, char ***argv)                                       \
+	{                                                                                       \
+		(void)argc;                                                                     \
+		(void)argv;                                                                     \
+		fuzz_init();                                                                    \
+		return 0;                                                                       \
+	}
+
 static inline void fuzz_log_handler(const gchar *domain, GLogLevelFlags level, const gchar *msg, gpointer user)
 {
 	(void)user;

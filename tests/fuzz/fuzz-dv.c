@@ -7,16 +7,7 @@
 #include "fuzz-common.h"
 #include "router/dv.h"
 
-int LLVMFuzzerInitialize(int *argc, char ***argv);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-int LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-	(void)argc;
-	(void)argv;
-	fuzz_init();
-	return 0;
-}
+FUZZ_DEFINE_INIT()
 
 typedef struct {
 	gboolean up[4];

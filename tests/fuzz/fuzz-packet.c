@@ -18,16 +18,7 @@
 #include "wire/nodeid.h"
 #include "wire/packet.h"
 
-int LLVMFuzzerInitialize(int *argc, char ***argv);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-int LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-	(void)argc;
-	(void)argv;
-	fuzz_init();
-	return 0;
-}
+FUZZ_DEFINE_INIT()
 
 /* Unpack as one type; a decoded message must pack to what get_packed_size says. */
 #define UNPACK_CHECK(prefix, Type, len, p)                                                      \

@@ -21,16 +21,7 @@
 #include "pbjson-test.pb-c.h"
 #include "rpc/pbjson.h"
 
-int LLVMFuzzerInitialize(int *argc, char ***argv);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-int LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-	(void)argc;
-	(void)argv;
-	fuzz_init();
-	return 0;
-}
+FUZZ_DEFINE_INIT()
 
 static const ProtobufCMessageDescriptor *const json_types[] = {
 	&glow__measure_request__descriptor,
