@@ -116,11 +116,12 @@ static GlowAddr local_node(Cli *cli)
 
 /* --- resolving what the user typed ------------------------------------------------------ */
 
-/* A full node ID, or a prefix of >= 8 characters unique among this node and its links. */
+/* A full node ID, or a prefix of >= 8 characters unique among this node and
+ * every node it has a route to. */
 static gboolean resolve_node(Cli *cli, const char *text, GlowNodeId *out, GError **error)
 {
 	char clean[GLOW_NODE_ID_RAW_CHARS + 8];
-	Glow__LinkList *links = NULL;
+	Glow__RouteList *routes = NULL;
 	GlowAddr self;
 	GPtrArray *cands;
 	int len;
@@ -144,16 +145,16 @@ static gboolean resolve_node(Cli *cli, const char *text, GlowNodeId *out, GError
 		return FALSE;
 	}
 	self = local_node(cli);
-	Glow__Empty empty = GLOW__EMPTY__INIT;
-	if (!call_sync(cli, &self, "glow.Node", "ListLinks", &empty.base, (ProtobufCMessage **)&links, error))
+	Glow__RoutesRequest rreq = GLOW__ROUTES_REQUEST__INIT;
+	if (!call_sync(cli, &self, "glow.Node", "Routes", &rreq.base, (ProtobufCMessage **)&routes, error))
 		return FALSE;
 	cands = g_ptr_array_new_with_free_func(g_free);
 	if (glow_node_id_has_prefix(&self.node, clean))
 		g_ptr_array_add(cands, g_memdup2(&self.node, sizeof self.node));
-	for (size_t i = 0; i < links->n_links; i++) {
+	for (size_t i = 0; i < routes->n_routes; i++) {
 		GlowNodeId id;
 		gboolean dup = FALSE;
-		if (glow_node_id_from_text(links->links[i]->peer_id, &id) != GLOW_ID_OK || !glow_node_id_has_prefix(&id, clean))
+		if (glow_node_id_from_text(routes->routes[i]->node_id, &id) != GLOW_ID_OK || !glow_node_id_has_prefix(&id, clean))
 			continue;
 		for (guint j = 0; j < cands->len; j++)
 			dup |= glow_node_id_equal(cands->pdata[j], &id);
@@ -164,7 +165,7 @@ static gboolean resolve_node(Cli *cli, const char *text, GlowNodeId *out, GError
 		*out = *(GlowNodeId *)cands->pdata[0];
 		ok = TRUE;
 	} else if (!cands->len) {
-		g_set_error(error, GLOW_ERROR, GLOW_ERR_NOT_FOUND, "no known node starts with %s (see glow links)", text);
+		g_set_error(error, GLOW_ERROR, GLOW_ERR_NOT_FOUND, "no reachable node starts with %s (see glow routes)", text);
 	} else {
 		GString *s = g_string_new(NULL);
 		for (guint j = 0; j < cands->len; j++) {
@@ -176,7 +177,7 @@ static gboolean resolve_node(Cli *cli, const char *text, GlowNodeId *out, GError
 		g_string_free(s, TRUE);
 	}
 	g_ptr_array_free(cands, TRUE);
-	glow__link_list__free_unpacked(links, NULL);
+	glow__route_list__free_unpacked(routes, NULL);
 	return ok;
 }
 
@@ -568,6 +569,265 @@ static int cmd_stop(Cli *cli, int argc, char **argv)
 	return EXIT_OK;
 }
 
+/* --- routing: routes, ping, trace ---------------------------------------------------------- */
+
+static char *short_id(const char *id)
+{
+	return g_strndup(id, 15); /* two groups: enough to tell nodes apart in a table */
+}
+
+static int cmd_routes(Cli *cli, int argc, char **argv)
+{
+	g_autoptr(GError) e = NULL;
+	Glow__RoutesRequest req = GLOW__ROUTES_REQUEST__INIT;
+	Glow__RouteList *list = NULL;
+	GlowAddr dst;
+
+	if (!ensure_client(cli, &e))
+		return fail_error(cli, e);
+	dst = local_node(cli);
+	if (argc > 0 && !resolve_node(cli, argv[0], &dst.node, &e))
+		return fail_error(cli, e);
+	if (!call_sync(cli, &dst, "glow.Node", "Routes", &req.base, (ProtobufCMessage **)&list, &e))
+		return fail_error(cli, e);
+	if (cli->json) {
+		print_message_json(&list->base);
+	} else if (!list->n_routes) {
+		printf("no routes: %s reaches no other node (link to one with: glow connect HOST:PORT)\n",
+		       argc ? argv[0] : "this node");
+	} else {
+		printf("%-63s %-15s %-12s %4s %6s %6s %s\n", "DESTINATION", "VIA", "VIA NAME", "LINK", "METRIC", "SEQNO",
+		       "");
+		for (size_t i = 0; i < list->n_routes; i++) {
+			const Glow__RouteInfo *r = list->routes[i];
+			g_autofree char *via = r->direct ? g_strdup("direct") : short_id(r->next_hop_id);
+			g_autofree char *name = g_strescape(r->next_hop_name, NULL);
+			g_autofree char *metric = r->metric >= 65535 ? g_strdup("-") : g_strdup_printf("%u", r->metric);
+			printf("%-63s %-15s %-12.12s %4" G_GUINT64_FORMAT " %6s %6u %s\n", r->node_id, via, name, r->link_id,
+			       metric, r->seqno, r->e2e_session ? "e2e" : "");
+		}
+	}
+	glow__route_list__free_unpacked(list, NULL);
+	return EXIT_OK;
+}
+
+typedef struct {
+	guint count, interval_ms, wait_ms, size;
+} PingOptions;
+
+/* Options after the command name: -c COUNT, -i MS, -W MS, -s BYTES. */
+static gboolean parse_ping_options(int *argc, char ***argv, PingOptions *o, gboolean allow_count)
+{
+	while (*argc > 1 && (*argv)[0][0] == '-') {
+		guint64 v;
+		const char *f = (*argv)[0];
+		if (!parse_u64((*argv)[1], &v) || v > 1000000 ||
+		    (strcmp(f, "-c") && strcmp(f, "-i") && strcmp(f, "-W") && strcmp(f, "-s")) ||
+		    (!allow_count && !strcmp(f, "-c"))) {
+			fail("bad option %s %s", f, (*argv)[1]);
+			return FALSE;
+		}
+		if (!strcmp(f, "-c"))
+			o->count = (guint)v;
+		else if (!strcmp(f, "-i"))
+			o->interval_ms = (guint)v;
+		else if (!strcmp(f, "-W"))
+			o->wait_ms = (guint)MAX(v, 1);
+		else
+			o->size = (guint)MIN(v, 65536);
+		*argc -= 2;
+		*argv += 2;
+	}
+	if (*argc != 1) {
+		fail("expected one NODE after the options");
+		return FALSE;
+	}
+	return TRUE;
+}
+
+static gint cmp_u64(gconstpointer a, gconstpointer b)
+{
+	guint64 x = *(const guint64 *)a, y = *(const guint64 *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* One ping: RTT in microseconds, or -1 with *error set. */
+static gint64 ping_once(Cli *cli, const GlowAddr *dst, guint size, guint wait_ms, guint *hops, char **name,
+                        GError **error)
+{
+	Glow__PingRequest req = GLOW__PING_REQUEST__INIT;
+	Glow__PingReply *rep = NULL;
+	g_autofree uint8_t *data = size ? g_malloc0(size) : NULL;
+	gint64 t0, rtt;
+
+	req.data.data = data;
+	req.data.len = size;
+	t0 = g_get_monotonic_time();
+	if (!ensure_client(cli, error) ||
+	    !glow_client_call_sync(cli->client, dst, "glow.Node", "Ping", &req.base, wait_ms, (ProtobufCMessage **)&rep,
+	                           error))
+		return -1;
+	rtt = g_get_monotonic_time() - t0;
+	*hops = rep->hops;
+	if (name) {
+		g_free(*name);
+		*name = g_strdup(rep->name);
+	}
+	glow__ping_reply__free_unpacked(rep, NULL);
+	return rtt;
+}
+
+static int cmd_ping(Cli *cli, int argc, char **argv)
+{
+	PingOptions o = { .count = 5, .interval_ms = 1000, .wait_ms = 1000 };
+	g_autoptr(GError) e = NULL;
+	g_autoptr(GArray) rtts = g_array_new(FALSE, FALSE, sizeof(guint64));
+	g_autofree char *name = NULL;
+	GlowAddr dst = { .resource = GLOW_RESOURCE_NODE };
+	char id[GLOW_NODE_ID_TEXT_BUF];
+	gint64 start;
+	guint hops = 0;
+
+	if (!parse_ping_options(&argc, &argv, &o, TRUE))
+		return EXIT_USAGE;
+	if (!resolve_node(cli, argv[0], &dst.node, &e))
+		return fail_error(cli, e);
+	glow_node_id_to_text(&dst.node, id);
+	if (!cli->json)
+		printf("PING %s\n", id);
+	start = g_get_monotonic_time();
+	for (guint seq = 1; seq <= o.count; seq++) {
+		g_autoptr(GError) pe = NULL;
+		gint64 sent = g_get_monotonic_time();
+		gint64 rtt = ping_once(cli, &dst, o.size, o.wait_ms, &hops, &name, &pe);
+		double at = (double)(sent - start) / 1000;
+		if (rtt >= 0) {
+			guint64 r = (guint64)rtt;
+			g_array_append_val(rtts, r);
+		}
+		if (cli->json) {
+			if (rtt >= 0)
+				printf("{\"seq\": %u, \"at_ms\": %.1f, \"rtt_us\": %" G_GINT64_FORMAT ", \"hops\": %u}\n", seq, at, rtt,
+				       hops);
+			else
+				printf("{\"seq\": %u, \"at_ms\": %.1f, \"error\": \"%s\"}\n", seq, at,
+				       glow_error_symbol((uint32_t)pe->code));
+		} else if (rtt >= 0) {
+			g_autofree char *n = g_strescape(name ? name : "", NULL);
+			printf("reply from \"%s\": seq=%u hops=%u time=%.3f ms\n", n, seq, hops, (double)rtt / 1000);
+		} else {
+			printf("seq=%u: %s\n", seq, pe->message);
+		}
+		fflush(stdout);
+		if (pe && pe->domain == GLOW_ERROR && pe->code == GLOW_ERR_DAEMON)
+			return fail_error(cli, pe);
+		if (seq < o.count) {
+			gint64 next = sent + (gint64)o.interval_ms * 1000, now = g_get_monotonic_time();
+			if (next > now)
+				g_usleep((gulong)(next - now));
+		}
+	}
+	if (rtts->len) {
+		g_array_sort(rtts, cmp_u64);
+		guint64 sum = 0;
+		for (guint i = 0; i < rtts->len; i++)
+			sum += g_array_index(rtts, guint64, i);
+		double mn = (double)g_array_index(rtts, guint64, 0) / 1000,
+		       mx = (double)g_array_index(rtts, guint64, rtts->len - 1) / 1000,
+		       avg = (double)sum / rtts->len / 1000, p50 = (double)g_array_index(rtts, guint64, rtts->len / 2) / 1000;
+		if (cli->json)
+			printf("{\"sent\": %u, \"received\": %u, \"min_ms\": %.3f, \"p50_ms\": %.3f, \"avg_ms\": %.3f, "
+			       "\"max_ms\": %.3f, \"hops\": %u}\n",
+			       o.count, rtts->len, mn, p50, avg, mx, hops);
+		else
+			printf("%u sent, %u received, %.0f%% lost; rtt min/p50/avg/max = %.3f/%.3f/%.3f/%.3f ms\n", o.count,
+			       rtts->len, 100.0 * (o.count - rtts->len) / o.count, mn, p50, avg, mx);
+	} else {
+		if (cli->json)
+			printf("{\"sent\": %u, \"received\": 0}\n", o.count);
+		else
+			printf("%u sent, 0 received\n", o.count);
+	}
+	return rtts->len ? EXIT_OK : EXIT_FAILED;
+}
+
+/* The path hop by hop: each node on it is asked for its next hop toward
+ * the destination, and pinged from here. */
+static int cmd_trace(Cli *cli, int argc, char **argv)
+{
+	g_autoptr(GError) e = NULL;
+	GlowAddr target = { .resource = GLOW_RESOURCE_NODE }, at;
+	char tid[GLOW_NODE_ID_TEXT_BUF];
+	g_autoptr(JsonBuilder) jb = json_builder_new();
+	gboolean done = FALSE;
+	(void)argc;
+
+	if (!resolve_node(cli, argv[0], &target.node, &e))
+		return fail_error(cli, e);
+	glow_node_id_to_text(&target.node, tid);
+	at = local_node(cli);
+	json_builder_begin_object(jb);
+	json_builder_set_member_name(jb, "destination");
+	json_builder_add_string_value(jb, tid);
+	json_builder_set_member_name(jb, "hops");
+	json_builder_begin_array(jb);
+	if (!cli->json)
+		printf("trace to %s\n", tid);
+	for (guint hop = 1; hop <= GLOW_HOP_LIMIT_DEFAULT && !done; hop++) {
+		Glow__RoutesRequest req = GLOW__ROUTES_REQUEST__INIT;
+		Glow__RouteList *list = NULL;
+		GlowAddr next = { .resource = GLOW_RESOURCE_NODE };
+		g_autofree char *name = NULL;
+		guint hops = 0;
+		req.destination = tid;
+		if (glow_node_id_equal(&at.node, &target.node))
+			break;
+		if (!call_sync(cli, &at, "glow.Node", "Routes", &req.base, (ProtobufCMessage **)&list, &e)) {
+			g_prefix_error(&e, "hop %u: ", hop);
+			return fail_error(cli, e);
+		}
+		if (list->n_routes != 1 || glow_node_id_from_text(list->routes[0]->next_hop_id, &next.node) != GLOW_ID_OK) {
+			glow__route_list__free_unpacked(list, NULL);
+			return fail("hop %u: %s has no route to the destination", hop, "a node on the path");
+		}
+		guint metric = list->routes[0]->metric;
+		g_autofree char *next_id = g_strdup(list->routes[0]->next_hop_id);
+		glow__route_list__free_unpacked(list, NULL);
+		g_autoptr(GError) pe = NULL;
+		gint64 rtt = ping_once(cli, &next, 0, cli->timeout_ms, &hops, &name, &pe);
+		json_builder_begin_object(jb);
+		json_builder_set_member_name(jb, "hop");
+		json_builder_add_int_value(jb, hop);
+		json_builder_set_member_name(jb, "node_id");
+		json_builder_add_string_value(jb, next_id);
+		json_builder_set_member_name(jb, "name");
+		json_builder_add_string_value(jb, name ? name : "");
+		json_builder_set_member_name(jb, "metric");
+		json_builder_add_int_value(jb, metric);
+		json_builder_set_member_name(jb, "rtt_us");
+		json_builder_add_int_value(jb, rtt);
+		json_builder_end_object(jb);
+		if (!cli->json) {
+			g_autofree char *n = g_strescape(name ? name : "?", NULL);
+			g_autofree char *t = rtt >= 0 ? g_strdup_printf("%.3f ms", (double)rtt / 1000) : g_strdup("no answer");
+			printf("%2u  %-12.12s %s  %s  metric %u\n", hop, n, next_id, t, metric);
+		}
+		done = glow_node_id_equal(&next.node, &target.node);
+		at = next;
+	}
+	json_builder_end_array(jb);
+	json_builder_set_member_name(jb, "reached");
+	json_builder_add_boolean_value(jb, done);
+	json_builder_end_object(jb);
+	if (cli->json) {
+		g_autoptr(JsonNode) root = json_builder_get_root(jb);
+		print_json(root);
+	}
+	if (!done)
+		return fail("the path is longer than %d hops", GLOW_HOP_LIMIT_DEFAULT);
+	return EXIT_OK;
+}
+
 static const Command commands[] = {
 	{ "status", "", "Show the local node: ID, name, addresses, links, resources.", cmd_status, 0, 0 },
 	{ "id", "", "Print the local node's ID.", cmd_id, 0, 0 },
@@ -581,6 +841,10 @@ static const Command commands[] = {
 	{ "call", "RESOURCE METHOD ['JSON']",
 	  "Call METHOD of RESOURCE with a JSON argument; prints the JSON answer (one line per item for streams).",
 	  cmd_call, 2, 3 },
+	{ "routes", "[NODE]", "Show the routing table of the local node (or of NODE).", cmd_routes, 0, 1 },
+	{ "ping", "[-c N] [-i MS] [-W MS] [-s BYTES] NODE",
+	  "Call NODE's Ping N times (default 5), every MS (1000); print round trips and hop counts.", cmd_ping, 1, 9 },
+	{ "trace", "NODE", "Show the path to NODE hop by hop, with each hop's round trip.", cmd_trace, 1, 1 },
 	{ "stop", "", "Stop the local node.", cmd_stop, 0, 0 },
 };
 
@@ -589,7 +853,8 @@ static void usage(FILE *f)
 	fprintf(f, "Usage: glow [OPTIONS] COMMAND [ARGS]\n\n"
 	           "Control a Glow node and call resources anywhere in the mesh.\n\nCommands:\n");
 	for (size_t i = 0; i < G_N_ELEMENTS(commands); i++)
-		fprintf(f, "  %-10s %-26s %s\n", commands[i].name, commands[i].args, commands[i].help);
+		fprintf(f, "  %-10s %-26s %s\n", commands[i].name, strlen(commands[i].args) > 26 ? "..." : commands[i].args,
+		        commands[i].help);
 	fprintf(f, "\nOptions:\n"
 	           "  -d, --state-dir DIR  the node's state dir (default $XDG_DATA_HOME/glow)\n"
 	           "  -s, --socket PATH    the node's control socket (default STATE-DIR/glowd.sock)\n"

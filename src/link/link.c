@@ -17,7 +17,7 @@ enum {
 
 #define RBUF_SIZE (256 * 1024)
 #define WBUF_HIGH (512 * 1024) /* encrypt ahead of the socket at most this much */
-#define TICK_MS 250
+#define TICK_MS 100
 #define MAX_CLOSE_REASON 200
 
 typedef enum { ST_HANDSHAKE, ST_ESTABLISHED, ST_CLOSED } State;
@@ -59,6 +59,8 @@ struct GlowLink {
 	gint64 created_us, last_rx_us, last_tx_us, last_rekey_us;
 	gint64 ping_sent_us;
 	guint64 ping_seq;
+	gint64 busy_since_us;  /* first record sent since we last heard the peer (0: none) */
+	gint64 hs_sent_us;     /* our last handshake message: its answer gives the first RTT */
 	guint64 records_since_rekey;
 	GlowLinkStats stats;
 };
@@ -130,6 +132,8 @@ void glow_link_config_default(GlowLinkConfig *cfg)
 	cfg->handshake_ms = GLOW_LINK_HANDSHAKE_MS;
 	cfg->keepalive_ms = GLOW_LINK_KEEPALIVE_MS;
 	cfg->dead_ms = GLOW_LINK_DEAD_MS;
+	cfg->probe_ms = GLOW_LINK_PROBE_MS;
+	cfg->busy_dead_ms = GLOW_LINK_BUSY_DEAD_MS;
 	cfg->rekey_records = GLOW_LINK_REKEY_RECORDS;
 	cfg->rekey_seconds = GLOW_LINK_REKEY_SECONDS;
 	cfg->sendq_max = GLOW_LINK_SENDQ_MAX;
@@ -208,6 +212,8 @@ static gboolean write_out(GlowLink *l)
 		buf_consume(&l->wbuf, (size_t)n);
 		l->stats.bytes_out += (guint64)n;
 		l->last_tx_us = glow_now_us();
+		if (!l->busy_since_us && l->state == ST_ESTABLISHED)
+			l->busy_since_us = l->last_tx_us;
 	}
 	return TRUE;
 }
@@ -243,7 +249,7 @@ gboolean glow_link_send(GlowLink *l, const GlowPacketHeader *h, const uint8_t *p
 {
 	size_t total = GLOW_PACKET_HEADER_LEN + h->payload_len;
 
-	if (l->state != ST_ESTABLISHED || h->payload_len > l->peer_max_payload)
+	if (l->state != ST_ESTABLISHED || h->payload_len > glow_packet_max_payload(h->type, l->peer_max_payload))
 		return FALSE;
 	if (l->pend.len + l->wbuf.len + total > l->cfg.sendq_max) {
 		l->stats.drops++;
@@ -260,6 +266,24 @@ gboolean glow_link_send(GlowLink *l, const GlowPacketHeader *h, const uint8_t *p
 	want_write(l);
 	return TRUE;
 }
+
+/* --- liveness and path quality ---------------------------------------------------- */
+
+static void rtt_sample(GlowLink *l, guint64 rtt)
+{
+	l->stats.rtt_us = rtt;
+	/* RFC 6298's smoothing: an eighth of each new sample. */
+	l->stats.srtt_us = l->stats.srtt_us ? (l->stats.srtt_us * 7 + rtt) / 8 : rtt;
+}
+
+/* Loss of keepalives, in thousandths, smoothed the same way: a ping that
+ * is replaced before its pong arrived counts as lost. */
+static void loss_sample(GlowLink *l, gboolean lost)
+{
+	l->stats.loss_permille = (l->stats.loss_permille * 7 + (lost ? 1000 : 0)) / 8;
+}
+
+static void send_ping(GlowLink *l, gint64 now);
 
 /* --- handshake ---------------------------------------------------------------- */
 
@@ -284,6 +308,7 @@ static gboolean write_hello(GlowLink *l)
 	if (n < 0)
 		return FALSE;
 	send_frame(l, msg, (size_t)n);
+	l->hs_sent_us = glow_now_us();
 	return TRUE;
 }
 
@@ -348,6 +373,10 @@ static void handle_handshake(GlowLink *l, const uint8_t *msg, size_t len)
 		glow_link_close(l, "handshake failed (bad or replayed Noise message)");
 		return;
 	}
+	/* Each side's message was answered by the other's next one: the first
+	 * RTT sample, so a route's cost is known as soon as the link is up. */
+	if (l->hs_sent_us)
+		rtt_sample(l, (guint64)(glow_now_us() - l->hs_sent_us));
 	if (!l->initiator && l->hs.msg_index == 1) {
 		/* msg 1 (-> e) read; answer with msg 2 carrying our hello */
 		if (!write_hello(l))
@@ -439,7 +468,8 @@ static void handle_record(GlowLink *l, uint8_t *rec, size_t len)
 			guint64 seq;
 			memcpy(&seq, ct, 8);
 			if (seq == l->ping_seq) {
-				l->stats.rtt_us = (guint64)(glow_now_us() - l->ping_sent_us);
+				rtt_sample(l, (guint64)(glow_now_us() - l->ping_sent_us));
+				loss_sample(l, FALSE);
 				l->ping_sent_us = 0;
 			}
 		}
@@ -503,6 +533,7 @@ static void read_in(GlowLink *l)
 		l->rbuf.len += (size_t)n;
 		l->stats.bytes_in += (guint64)n;
 		l->last_rx_us = glow_now_us();
+		l->busy_since_us = 0;
 		process_input(l);
 		if ((size_t)n < room)
 			return;
@@ -522,6 +553,48 @@ static gboolean on_io(int fd, GIOCondition cond, gpointer data)
 	return TRUE;
 }
 
+static void send_ping(GlowLink *l, gint64 now)
+{
+	if (l->ping_sent_us)
+		loss_sample(l, TRUE);
+	l->ping_seq++;
+	l->ping_sent_us = now;
+	send_control(l, REC_PING, &l->ping_seq, 8);
+	flush(l);
+}
+
+/* Two clocks tell a dead peer. An idle link pings every keepalive_ms and
+ * is dead after dead_ms of silence. A link that carries traffic probes as
+ * soon as the peer has been silent for probe_ms since we sent to it, and
+ * is dead after busy_dead_ms: a path in use fails over fast, an idle one
+ * costs a ping every keepalive_ms (docs/routing.md "Link liveness"). */
+static void check_liveness(GlowLink *l, gint64 now)
+{
+	gint64 silent = now - l->last_rx_us;
+	gint64 busy = l->busy_since_us ? now - l->busy_since_us : 0;
+	gint64 since_ping = l->ping_sent_us ? now - l->ping_sent_us : G_MAXINT64;
+
+	if (silent > (gint64)l->cfg.dead_ms * 1000) {
+		g_autofree char *why = g_strdup_printf("peer silent for %u ms: link dead", l->cfg.dead_ms);
+		glow_link_close(l, why);
+		return;
+	}
+	if (busy > (gint64)l->cfg.busy_dead_ms * 1000) {
+		g_autofree char *why =
+			g_strdup_printf("peer silent for %u ms while we sent to it: link dead", l->cfg.busy_dead_ms);
+		glow_link_close(l, why);
+		return;
+	}
+	if (busy > (gint64)l->cfg.probe_ms * 1000 && since_ping > (gint64)l->cfg.probe_ms * 1000) {
+		send_ping(l, now);
+		return;
+	}
+	/* Ping when either side has been quiet: the pong proves the peer is alive. */
+	if ((now - l->last_tx_us >= (gint64)l->cfg.keepalive_ms * 1000 || silent >= (gint64)l->cfg.keepalive_ms * 1000) &&
+	    since_ping >= (gint64)l->cfg.keepalive_ms * 1000)
+		send_ping(l, now);
+}
+
 static gboolean on_tick(gpointer data)
 {
 	GlowLink *l = data;
@@ -532,19 +605,7 @@ static gboolean on_tick(gpointer data)
 		if (now - l->created_us > (gint64)l->cfg.handshake_ms * 1000)
 			glow_link_close(l, "handshake timed out");
 	} else if (l->state == ST_ESTABLISHED) {
-		if (now - l->last_rx_us > (gint64)l->cfg.dead_ms * 1000) {
-			g_autofree char *why = g_strdup_printf("peer silent for %u ms: link dead", l->cfg.dead_ms);
-			glow_link_close(l, why);
-		} else if (now - l->last_tx_us >= (gint64)l->cfg.keepalive_ms * 1000 ||
-		           now - l->last_rx_us >= (gint64)l->cfg.keepalive_ms * 1000) {
-			/* Ping when either side has been quiet: the pong proves the peer is alive. */
-			if (!l->ping_sent_us || now - l->ping_sent_us >= (gint64)l->cfg.keepalive_ms * 1000) {
-				l->ping_seq++;
-				l->ping_sent_us = now;
-				send_control(l, REC_PING, &l->ping_seq, 8);
-				flush(l);
-			}
-		}
+		check_liveness(l, now);
 		if (l->state == ST_ESTABLISHED && !l->pend.len && !l->wbuf.len)
 			maybe_rekey(l), flush(l);
 	}

@@ -32,8 +32,10 @@ typedef struct GlowLink GlowLink;
 
 typedef struct {
 	guint handshake_ms;
-	guint keepalive_ms;
-	guint dead_ms;
+	guint keepalive_ms;  /* idle: ping after this long without traffic */
+	guint dead_ms;       /* idle: dead after this long without hearing the peer */
+	guint probe_ms;      /* busy: ping when the peer is silent this long after we sent */
+	guint busy_dead_ms;  /* busy: dead when silent this long after we sent */
 	guint64 rekey_records;
 	guint rekey_seconds;
 	gsize sendq_max;
@@ -54,7 +56,9 @@ typedef struct {
 	guint64 records_in, records_out;
 	guint64 rekeys;
 	guint64 drops;       /* packets refused because the send queue was full */
-	guint64 rtt_us;      /* last keepalive round trip, 0 = not measured */
+	guint64 rtt_us;      /* last round trip (handshake or keepalive), 0 = not measured */
+	guint64 srtt_us;     /* smoothed round trip */
+	guint loss_permille; /* smoothed share of keepalives that got no answer */
 	gint64 established_us;
 } GlowLinkStats;
 

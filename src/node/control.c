@@ -125,6 +125,8 @@ static void session_parse(GlowSession *s)
 		GlowPacketHeader h;
 		GlowPacketDecode d = glow_packet_decode_header(s->rbuf->data + off, s->rbuf->len - off,
 		                                               GLOW_PACKET_MAX_PAYLOAD, &h);
+		if (d == GLOW_PKT_DECODE_OK && !glow_packet_is_rpc(h.type))
+			d = GLOW_PKT_DECODE_TYPE; /* routing and end-to-end packets are for links only */
 		if (d != GLOW_PKT_DECODE_OK) {
 			g_message("control: closing session %" G_GUINT64_FORMAT ": %s", s->endpoint,
 			          glow_packet_decode_strerror(d));

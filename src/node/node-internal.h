@@ -3,7 +3,16 @@
 
 #include "node/control.h"
 #include "node/node.h"
+#include "router/e2e.h"
 #include "router/router.h"
+
+typedef struct {
+	guint64 packets, bytes;       /* forwarded for other nodes */
+	guint64 refused_policy;       /* relay policy says no */
+	guint64 refused_rate;         /* over relay_rate */
+	guint64 dropped_queue;        /* next hop's queue past the relay share */
+	guint64 dropped_no_route;     /* no route, or hop limit reached */
+} GlowRelayStats;
 
 struct GlowNode {
 	GMainContext *ctx;
@@ -13,6 +22,16 @@ struct GlowNode {
 	gint64 started_us;
 	GlowIfaceRegistry *reg;
 	GlowRouter *router;
+	GlowE2e *e2e;
+	GSource *tick;             /* link costs, e2e timers */
+	GHashTable *link_costs;    /* link id -> cost last given to the router (GUINT_TO_POINTER) */
+	GPtrArray *wanted;         /* Wanted*: configured peers, redialed while down */
+	GQueue events;             /* router events waiting for the main loop */
+	GSource *events_idle;
+	gboolean stopping;
+	double relay_tokens;       /* relay_rate token bucket, bytes */
+	gint64 relay_refill_us;
+	GlowRelayStats relay;
 	GlowRpc *rpc;
 	GlowResourceTable *resources;
 	GlowProcess *core;

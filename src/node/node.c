@@ -71,7 +71,30 @@ void glow_node_config_init(GlowNodeConfig *cfg)
 {
 	memset(cfg, 0, sizeof *cfg);
 	cfg->control = TRUE;
+	cfg->relay = GLOW_RELAY_ANYONE;
 	glow_link_config_default(&cfg->link);
+}
+
+static const char *const relay_names[] = {
+	[GLOW_RELAY_ANYONE] = "anyone",
+	[GLOW_RELAY_SAME_USER] = "same-user",
+	[GLOW_RELAY_NONE] = "none",
+};
+
+const char *glow_relay_mode_name(GlowRelayMode m)
+{
+	return m <= GLOW_RELAY_NONE ? relay_names[m] : "?";
+}
+
+gboolean glow_relay_mode_parse(const char *text, GlowRelayMode *out)
+{
+	for (guint i = 0; i < G_N_ELEMENTS(relay_names); i++) {
+		if (!g_strcmp0(text, relay_names[i])) {
+			*out = (GlowRelayMode)i;
+			return TRUE;
+		}
+	}
+	return FALSE;
 }
 
 void glow_node_config_clear(GlowNodeConfig *cfg)
@@ -120,6 +143,8 @@ gboolean glow_node_config_load(GlowNodeConfig *cfg, const char *path, GError **e
 		cfg->connect = g_key_file_get_string_list(kf, "node", "connect", NULL, NULL);
 	if (!read_uint(kf, "link", "keepalive_ms", 100, 600000, &cfg->link.keepalive_ms, error) ||
 	    !read_uint(kf, "link", "dead_ms", 200, 3600000, &cfg->link.dead_ms, error) ||
+	    !read_uint(kf, "link", "probe_ms", 50, 600000, &cfg->link.probe_ms, error) ||
+	    !read_uint(kf, "link", "busy_dead_ms", 100, 3600000, &cfg->link.busy_dead_ms, error) ||
 	    !read_uint(kf, "link", "handshake_ms", 100, 600000, &cfg->link.handshake_ms, error) ||
 	    !read_uint(kf, "link", "rekey_seconds", 1, 86400, &cfg->link.rekey_seconds, error) ||
 	    !read_uint(kf, "link", "rekey_records", 1, 1u << 30, &rekey_records, error)) {
@@ -131,6 +156,30 @@ gboolean glow_node_config_load(GlowNodeConfig *cfg, const char *path, GError **e
 		g_set_error(error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
 		            "%s: [link] dead_ms must be larger than keepalive_ms", path);
 		return FALSE;
+	}
+	if (cfg->link.busy_dead_ms <= cfg->link.probe_ms) {
+		g_set_error(error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
+		            "%s: [link] busy_dead_ms must be larger than probe_ms", path);
+		return FALSE;
+	}
+	if (!cfg->relay_set && g_key_file_has_key(kf, "router", "relay", NULL)) {
+		g_autofree char *v = g_key_file_get_string(kf, "router", "relay", NULL);
+		if (!glow_relay_mode_parse(v ? g_strstrip(v) : NULL, &cfg->relay)) {
+			g_set_error(error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
+			            "%s: [router] relay must be anyone, same-user or none", path);
+			return FALSE;
+		}
+	}
+	if (g_key_file_has_key(kf, "router", "relay_rate", NULL)) {
+		g_autoptr(GError) re = NULL;
+		gint64 v = g_key_file_get_int64(kf, "router", "relay_rate", &re);
+		if (re || v < 0) {
+			g_set_error(error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
+			            "%s: [router] relay_rate must be a whole number of bytes per second (0 = no limit)",
+			            path);
+			return FALSE;
+		}
+		cfg->relay_rate = (guint64)v;
 	}
 	return TRUE;
 }
@@ -254,12 +303,13 @@ static void queue_local(GlowNode *n, const GlowPacketHeader *h, const uint8_t *p
 	}
 }
 
-static GlowErrorCode route(GlowNode *n, const GlowPacketHeader *h, const uint8_t *payload)
+static guint64 now_ms(void)
 {
-	if (glow_node_id_equal(&h->dst.node, &n->identity->id)) {
-		queue_local(n, h, payload);
-		return GLOW_OK;
-	}
+	return (guint64)(g_get_monotonic_time() / 1000);
+}
+
+static GlowErrorCode forward(GlowNode *n, const GlowPacketHeader *h, const uint8_t *payload)
+{
 	switch (glow_router_forward(n->router, h, payload)) {
 	case GLOW_ROUTE_SENT:
 		return GLOW_OK;
@@ -272,14 +322,117 @@ static GlowErrorCode route(GlowNode *n, const GlowPacketHeader *h, const uint8_t
 	return GLOW_ERR_UNREACHABLE;
 }
 
+/* Every packet this node sends. To a neighbour it goes as it is: the link
+ * is already encrypted and authenticated end to end. Through relays it is
+ * sealed in the end-to-end session with its destination. */
+static GlowErrorCode route(GlowNode *n, const GlowPacketHeader *h, const uint8_t *payload)
+{
+	gboolean direct;
+
+	if (glow_node_id_equal(&h->dst.node, &n->identity->id)) {
+		queue_local(n, h, payload);
+		return GLOW_OK;
+	}
+	if (!glow_router_next_hop(n->router, &h->dst.node, &direct))
+		return GLOW_ERR_UNREACHABLE;
+	if (direct)
+		return forward(n, h, payload);
+	return glow_e2e_send(n->e2e, h, payload, now_ms());
+}
+
 static GlowErrorCode rpc_send(const GlowPacketHeader *h, const uint8_t *payload, gpointer user)
 {
 	return route(user, h, payload);
 }
 
-static gboolean port_send(gpointer port, const GlowPacketHeader *h, const uint8_t *payload)
+/* Relayed packets may fill only a share of a link's queue, so that a node's
+ * own traffic (and routing messages) still get through a link that others
+ * saturate. */
+static gboolean port_send(gpointer port, const GlowPacketHeader *h, const uint8_t *payload, gpointer user)
 {
+	GlowNode *n = user;
+	if (!glow_node_id_equal(&h->src.node, &n->identity->id) &&
+	    glow_link_queued(port) > n->cfg.link.sendq_max / GLOW_RELAY_QUEUE_SHARE) {
+		n->relay.dropped_queue++;
+		return FALSE;
+	}
 	return glow_link_send(port, h, payload);
+}
+
+/* --- end-to-end sessions ------------------------------------------------------------- */
+
+static GlowErrorCode e2e_send(gpointer user, const GlowPacketHeader *h, const uint8_t *payload)
+{
+	return forward(user, h, payload);
+}
+
+static void e2e_deliver(gpointer user, const GlowPacketHeader *h, const uint8_t *payload)
+{
+	deliver_local(user, h, payload);
+}
+
+static void e2e_dropped(gpointer user, const GlowPacketHeader *h, GlowErrorCode code, const char *why)
+{
+	GlowNode *n = user;
+	char dst[GLOW_ADDR_TEXT_BUF];
+	g_autofree char *text = NULL;
+	glow_addr_to_text(&h->dst, dst);
+	text = g_strdup_printf("%s is %s: %s", dst, glow_error_name(code), why);
+	answer_error(n, h, code, text);
+}
+
+static const GlowE2eOutput e2e_out = {
+	.send = e2e_send,
+	.deliver = e2e_deliver,
+	.dropped = e2e_dropped,
+};
+
+/* --- relaying ------------------------------------------------------------------------- */
+
+static gboolean relay_rate_ok(GlowNode *n, gsize bytes)
+{
+	gint64 now = g_get_monotonic_time();
+	double burst;
+	if (!n->cfg.relay_rate)
+		return TRUE;
+	/* A token bucket holding a quarter second of the rate (at least one
+	 * largest packet, so big packets can pass at all). */
+	burst = MAX((double)n->cfg.relay_rate / 4, (double)GLOW_PACKET_MAX_LEN + GLOW_E2E_OVERHEAD);
+	n->relay_tokens = MIN(burst, n->relay_tokens + (double)(now - n->relay_refill_us) * (double)n->cfg.relay_rate / 1e6);
+	n->relay_refill_us = now;
+	if (n->relay_tokens < (double)bytes)
+		return FALSE;
+	n->relay_tokens -= (double)bytes;
+	return TRUE;
+}
+
+/* A sealed packet between two other nodes: pass it on unread. */
+static void relay(GlowNode *n, GlowLink *from, const GlowPacketHeader *h, const uint8_t *payload)
+{
+	gsize bytes = GLOW_PACKET_HEADER_LEN + h->payload_len;
+	(void)from;
+	if (n->cfg.relay != GLOW_RELAY_ANYONE) {
+		/* same-user: users do not exist yet, so a node is its own user and
+		 * relays for nobody else. */
+		n->relay.refused_policy++;
+		return;
+	}
+	if (!relay_rate_ok(n, bytes)) {
+		n->relay.refused_rate++;
+		return;
+	}
+	switch (glow_router_forward(n->router, h, payload)) {
+	case GLOW_ROUTE_SENT:
+		n->relay.packets++;
+		n->relay.bytes += bytes;
+		break;
+	case GLOW_ROUTE_CONGESTED:
+		break; /* counted by port_send or the link */
+	case GLOW_ROUTE_HOP_LIMIT:
+	case GLOW_ROUTE_NO_ROUTE:
+		n->relay.dropped_no_route++;
+		break;
+	}
 }
 
 /* --- links ----------------------------------------------------------------------------- */
@@ -312,6 +465,188 @@ static void connect_finish(Connect *c, GlowLink *link, GlowErrorCode code, const
 	connect_free(c);
 }
 
+/* A link's route cost: 100 for the hop (so fewer hops win on a LAN), plus
+ * 10 per millisecond of smoothed RTT (up to 1 s), scaled up by keepalive
+ * loss. Queueing under load moves a LAN link's cost by little, so routes
+ * do not flap between equal paths when one of them is busy. */
+static guint link_cost(GlowLink *l)
+{
+	const GlowLinkStats *st = glow_link_stats(l);
+	guint64 cost = 100 + MIN(st->srtt_us, (guint64)1000000) / 100;
+	cost = cost * 1000 / (1000 - MIN(st->loss_permille, 900u));
+	return (guint)MIN(cost, (guint64)GLOW_DV_INFINITY / GLOW_HOP_LIMIT_DEFAULT);
+}
+
+/* Costs follow RTT and loss, with a quarter of hysteresis. */
+static void refresh_link_costs(GlowNode *n)
+{
+	GHashTableIter it;
+	gpointer k, v;
+	g_hash_table_iter_init(&it, n->link_costs);
+	while (g_hash_table_iter_next(&it, &k, &v)) {
+		GlowLink *l = g_hash_table_lookup(n->links, k);
+		guint old = GPOINTER_TO_UINT(v), cost;
+		if (!l)
+			continue;
+		cost = link_cost(l);
+		if (cost > old + old / 4 || cost + cost / 4 < old) {
+			g_hash_table_iter_replace(&it, GUINT_TO_POINTER(cost));
+			glow_router_set_cost(n->router, glow_link_id(l), cost);
+		}
+	}
+}
+
+/* --- reachability ------------------------------------------------------------------------ */
+
+typedef struct {
+	GlowNodeId node;
+	GlowRouterEvent ev;
+} Event;
+
+static void fail_session_calls(GlowNode *n, const GlowNodeId *node, const char *msg);
+
+static gboolean drain_events(gpointer data)
+{
+	GlowNode *n = data;
+	Event *e;
+	while ((e = g_queue_pop_head(&n->events))) {
+		char id[GLOW_NODE_ID_TEXT_BUF];
+		glow_node_id_to_text(&e->node, id);
+		if (e->ev == GLOW_ROUTER_REACHABLE) {
+			log_info("%s is reachable", id);
+		} else {
+			/* Packets in flight on the dead path are lost: calls waiting
+			 * for them end now instead of at their deadline (or never, for
+			 * a stream). The caller may retry on the new route. */
+			g_autofree char *msg = g_strdup_printf(
+				e->ev == GLOW_ROUTER_UNREACHABLE ? "no route to %s any more" : "the route to %s broke (a link on it died)",
+				id);
+			log_info("%s", msg);
+			glow_rpc_node_lost(n->rpc, &e->node, GLOW_ERR_UNREACHABLE, msg);
+			fail_session_calls(n, &e->node, msg);
+		}
+		g_free(e);
+	}
+	g_source_unref(n->events_idle);
+	n->events_idle = NULL;
+	return G_SOURCE_REMOVE;
+}
+
+/* Router events arrive from inside the routing protocol: handled from the
+ * main loop, so that what they set off never re-enters it. */
+static void on_router_event(const GlowNodeId *node, GlowRouterEvent ev, gpointer user)
+{
+	GlowNode *n = user;
+	Event *e = g_new(Event, 1);
+	e->node = *node;
+	e->ev = ev;
+	g_queue_push_tail(&n->events, e);
+	if (!n->events_idle) {
+		n->events_idle = g_idle_source_new();
+		g_source_set_priority(n->events_idle, G_PRIORITY_DEFAULT);
+		g_source_set_callback(n->events_idle, drain_events, n, NULL);
+		g_source_attach(n->events_idle, n->ctx);
+	}
+}
+
+/* --- configured peers: dialed at start and again whenever their link is down ------------ */
+
+#define WANTED_BACKOFF_MIN_MS 100
+#define WANTED_BACKOFF_FAST_MS 2000    /* cap for the first minute after losing the peer */
+#define WANTED_BACKOFF_MAX_MS 30000
+#define WANTED_FAST_PERIOD_MS 60000
+#define WANTED_DIAL_TIMEOUT_MS 3000
+
+typedef struct {
+	GlowNode *node;
+	char *entry;
+	char *address;
+	GlowNodeId expect;
+	gboolean has_expect;
+	char *prefix;
+	guint64 link_id;    /* 0 while not linked */
+	gboolean dialing;
+	guint backoff_ms;
+	guint64 lost_ms;    /* when the link was lost (or the first try failed) */
+	GSource *timer;
+} Wanted;
+
+static void wanted_dial(Wanted *w);
+
+static gboolean wanted_timer(gpointer data)
+{
+	Wanted *w = data;
+	g_source_unref(w->timer);
+	w->timer = NULL;
+	wanted_dial(w);
+	return G_SOURCE_REMOVE;
+}
+
+static void wanted_schedule(Wanted *w)
+{
+	guint cap = now_ms() - w->lost_ms < WANTED_FAST_PERIOD_MS ? WANTED_BACKOFF_FAST_MS : WANTED_BACKOFF_MAX_MS;
+	/* +-25% jitter, so nodes that lost each other do not redial in step. */
+	guint delay = w->backoff_ms - w->backoff_ms / 4 + g_random_int_range(0, (gint)(w->backoff_ms / 2 + 1));
+	if (w->node->stopping || w->timer)
+		return;
+	w->timer = g_timeout_source_new(delay);
+	g_source_set_callback(w->timer, wanted_timer, w, NULL);
+	g_source_attach(w->timer, w->node->ctx);
+	w->backoff_ms = MIN(w->backoff_ms * 2, cap);
+}
+
+static void on_wanted_connect(GlowNode *n, GlowLink *link, GlowErrorCode code, const char *error, gpointer data)
+{
+	Wanted *w = data;
+	(void)n;
+	w->dialing = FALSE;
+	if (code == GLOW_OK) {
+		w->link_id = glow_link_id(link);
+		w->backoff_ms = WANTED_BACKOFF_MIN_MS;
+		return;
+	}
+	if (code == GLOW_ERR_CANCELLED)
+		return; /* the node is stopping */
+	if (w->backoff_ms <= WANTED_BACKOFF_MIN_MS * 2)
+		log_msg("could not link to %s: %s (retrying)", w->entry, error);
+	wanted_schedule(w);
+}
+
+static void wanted_dial(Wanted *w)
+{
+	if (w->dialing || w->link_id || w->node->stopping)
+		return;
+	w->dialing = TRUE;
+	glow_node_connect(w->node, w->address, w->has_expect ? &w->expect : NULL, w->prefix, WANTED_DIAL_TIMEOUT_MS,
+	                  on_wanted_connect, w);
+}
+
+static void wanted_free(gpointer data)
+{
+	Wanted *w = data;
+	if (w->timer) {
+		g_source_destroy(w->timer);
+		g_source_unref(w->timer);
+	}
+	g_free(w->entry);
+	g_free(w->address);
+	g_free(w->prefix);
+	g_free(w);
+}
+
+static void wanted_link_down(GlowNode *n, guint64 link_id)
+{
+	for (guint i = 0; i < n->wanted->len; i++) {
+		Wanted *w = n->wanted->pdata[i];
+		if (w->link_id != link_id)
+			continue;
+		w->link_id = 0;
+		w->lost_ms = now_ms();
+		w->backoff_ms = WANTED_BACKOFF_MIN_MS;
+		wanted_schedule(w);
+	}
+}
+
 static void on_link_established(GlowLink *l, gpointer user)
 {
 	GlowNode *n = user;
@@ -328,7 +663,9 @@ static void on_link_established(GlowLink *l, gpointer user)
 		glow_link_close(l, why);
 		return;
 	}
-	glow_router_add_neighbour(n->router, glow_link_peer(l), l);
+	glow_router_add_neighbour(n->router, glow_link_id(l), glow_link_peer(l), l, link_cost(l));
+	g_hash_table_insert(n->link_costs, g_memdup2(&(guint64){ glow_link_id(l) }, sizeof(guint64)),
+	                    GUINT_TO_POINTER(link_cost(l)));
 	log_msg("link %" G_GUINT64_FORMAT " up: %s \"%s\" (%s %s %s)", glow_link_id(l), id, glow_link_peer_name(l),
 	        conn->ops->name, glow_link_is_initiator(l) ? "to" : "from", conn->remote);
 	if (c)
@@ -338,21 +675,31 @@ static void on_link_established(GlowLink *l, gpointer user)
 static void on_link_packet(GlowLink *l, const GlowPacketHeader *h, const uint8_t *payload, gpointer user)
 {
 	GlowNode *n = user;
+	gboolean to_me = glow_node_id_equal(&h->dst.node, &n->identity->id);
 
-	/* Until mesh routing (and end-to-end sessions) land, a neighbour speaks
-	 * only for itself and only to this node: anything else is dropped. */
-	if (!glow_node_id_equal(&h->src.node, glow_link_peer(l))) {
+	switch (h->type) {
+	case GLOW_PKT_E2E_INIT:
+	case GLOW_PKT_E2E_RESP:
+	case GLOW_PKT_SEALED:
+		/* From any node, through any number of relays: authenticated by the session. */
+		if (to_me)
+			glow_e2e_receive(n->e2e, h, payload, now_ms());
+		else
+			relay(n, l, h, payload);
+		return;
+	default:
+		break;
+	}
+	/* Everything else is between neighbours, in clear inside the link: the
+	 * peer speaks only for itself and only to this node. */
+	if (!glow_node_id_equal(&h->src.node, glow_link_peer(l)) || !to_me) {
 		n->rejected_packets++;
-		log_info("link %" G_GUINT64_FORMAT ": dropped a packet with a foreign source", glow_link_id(l));
+		log_info("link %" G_GUINT64_FORMAT ": dropped a %s packet not between the link's two nodes",
+		         glow_link_id(l), glow_packet_type_name(h->type));
 		return;
 	}
-	if (!glow_node_id_equal(&h->dst.node, &n->identity->id)) {
-		/* No conforming node sends a neighbour packets for a third node
-		 * before routing exists; an error could not reach the caller either
-		 * (its source would not be this link's peer). */
-		n->rejected_packets++;
-		log_info("link %" G_GUINT64_FORMAT ": dropped a packet for another node (no relaying yet)",
-		         glow_link_id(l));
+	if (h->type == GLOW_PKT_ROUTING) {
+		glow_router_receive(n->router, glow_link_id(l), payload, h->payload_len);
 		return;
 	}
 	deliver_local(n, h, payload);
@@ -389,11 +736,10 @@ static void on_link_closed(GlowLink *l, const char *reason, gpointer user)
 		char peer[GLOW_NODE_ID_TEXT_BUF];
 		glow_node_id_to_text(glow_link_peer(l), peer);
 		log_msg("link %" G_GUINT64_FORMAT " to %s down: %s", id, peer, reason);
-		if (glow_router_remove_neighbour(n->router, glow_link_peer(l), l)) {
-			g_autofree char *msg = g_strdup_printf("link to %s lost: %s", peer, reason);
-			glow_rpc_node_lost(n->rpc, glow_link_peer(l), GLOW_ERR_UNREACHABLE, msg);
-			fail_session_calls(n, glow_link_peer(l), msg);
-		}
+		/* Calls to nodes reached through it end via the router's events. */
+		glow_router_remove_neighbour(n->router, id);
+		g_hash_table_remove(n->link_costs, &id);
+		wanted_link_down(n, id);
 	} else {
 		if (!glow_link_is_initiator(l))
 			n->pending_inbound--;
@@ -558,7 +904,7 @@ static void on_session_packet(GlowSession *s, const GlowPacketHeader *in, const 
 		g_autofree char *text = NULL;
 		glow_addr_to_text(&h.dst, dst);
 		text = g_strdup_printf("%s is %s: %s", dst, glow_error_name(err),
-		                       err == GLOW_ERR_UNREACHABLE ? "no link to that node" : "link congested");
+		                       err == GLOW_ERR_UNREACHABLE ? "no route to that node" : "link congested");
 		answer_error(n, &h, err, text);
 	}
 }
@@ -625,16 +971,6 @@ static gboolean open_listeners(GlowNode *n, GError **error)
 	return TRUE;
 }
 
-static void on_startup_connect(GlowNode *n, GlowLink *link, GlowErrorCode code, const char *error, gpointer data)
-{
-	char *address = data;
-	(void)n;
-	(void)link;
-	if (code != GLOW_OK)
-		log_msg("could not link to %s: %s", address, error);
-	g_free(address);
-}
-
 /* "host:port" or "host:port/NODE-ID-or-prefix" */
 static void dial_configured(GlowNode *n)
 {
@@ -645,14 +981,37 @@ static void dial_configured(GlowNode *n)
 		GlowNodeId id;
 		gboolean full = slash && glow_node_id_from_text(slash + 1, &id) == GLOW_ID_OK;
 		gboolean prefix = slash && !full && glow_node_id_clean(slash + 1, clean, sizeof clean) >= 8;
+		Wanted *w;
 		if (slash && !full && !prefix) {
 			log_msg("ignoring connect entry \"%s\": bad node ID", *a);
 			continue;
 		}
-		glow_node_connect(n, addr, full ? &id : NULL, prefix ? clean : NULL, 0, on_startup_connect,
-		                  g_strdup(*a));
+		w = g_new0(Wanted, 1);
+		w->node = n;
+		w->entry = g_strdup(*a);
+		w->address = g_steal_pointer(&addr);
+		w->expect = id;
+		w->has_expect = full;
+		w->prefix = prefix ? g_strdup(clean) : NULL;
+		w->backoff_ms = WANTED_BACKOFF_MIN_MS;
+		w->lost_ms = now_ms();
+		g_ptr_array_add(n->wanted, w);
+		wanted_dial(w);
 	}
 }
+
+static gboolean on_node_tick(gpointer data)
+{
+	GlowNode *n = data;
+	glow_e2e_tick(n->e2e, now_ms());
+	refresh_link_costs(n);
+	return G_SOURCE_CONTINUE;
+}
+
+static const GlowRouterOps router_ops = {
+	.send = port_send,
+	.event = on_router_event,
+};
 
 GlowNode *glow_node_new(GMainContext *ctx, const GlowNodeConfig *cfg, GError **error)
 {
@@ -674,8 +1033,11 @@ GlowNode *glow_node_new(GMainContext *ctx, const GlowNodeConfig *cfg, GError **e
 	n->sessions = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, NULL);
 	n->session_calls = g_hash_table_new_full(session_call_hash, session_call_equal, g_free, NULL);
 	n->pending_connects = g_ptr_array_new();
+	n->link_costs = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, NULL);
+	n->wanted = g_ptr_array_new_with_free_func(wanted_free);
 	n->next_link_id = 1;
 	g_queue_init(&n->local_queue);
+	g_queue_init(&n->events);
 
 	n->identity = glow_identity_load_or_create(cfg->state_dir, &created, error);
 	if (!n->identity)
@@ -683,7 +1045,15 @@ GlowNode *glow_node_new(GMainContext *ctx, const GlowNodeConfig *cfg, GError **e
 	if (created)
 		log_msg("created a new node identity in %s", cfg->state_dir);
 	n->reg = glow_iface_registry_new();
-	n->router = glow_router_new(&n->identity->id, port_send);
+	GlowRouterConfig rc;
+	GlowE2eConfig ec;
+	glow_router_config_default(&rc);
+	rc.dv.transit = cfg->relay == GLOW_RELAY_ANYONE;
+	n->router = glow_router_new(ctx, &n->identity->id, &rc, &router_ops, n);
+	glow_e2e_config_default(&ec);
+	n->e2e = glow_e2e_new(n->identity, &ec, &e2e_out, n);
+	n->relay_refill_us = g_get_monotonic_time();
+	n->tick = glow_timer_new(ctx, GLOW_ROUTER_TICK_MS, on_node_tick, n);
 	n->rpc = glow_rpc_new(ctx, rpc_send, n);
 	n->resources = glow_resources_new(n->reg, &n->identity->id, n->rpc);
 	if (!glow_node_service_start(n, error) || !open_listeners(n, error))
@@ -709,6 +1079,7 @@ void glow_node_free(GlowNode *n)
 
 	if (!n)
 		return;
+	n->stopping = TRUE;
 	/* Dials in flight: their callers hear now; the Connect itself is left
 	 * to on_dialed, which GIO still calls (later) for a cancelled dial.
 	 * Dials that became links end when the links close below. */
@@ -733,9 +1104,22 @@ void glow_node_free(GlowNode *n)
 	for (guint i = 0; i < links->len; i++)
 		glow_link_close(links->pdata[i], "node stopping");
 	g_ptr_array_free(links, TRUE);
+	if (n->tick) {
+		g_source_destroy(n->tick);
+		g_source_unref(n->tick);
+	}
 	glow_control_free(n->control);
 	glow_resources_free(n->resources);
 	glow_rpc_free(n->rpc);
+	glow_e2e_free(n->e2e);
+	glow_router_free(n->router);
+	n->router = NULL;
+	while ((v = g_queue_pop_head(&n->events)))
+		g_free(v);
+	if (n->events_idle) {
+		g_source_destroy(n->events_idle);
+		g_source_unref(n->events_idle);
+	}
 	while ((q = g_queue_pop_head(&n->local_queue))) {
 		g_free(q->payload);
 		g_free(q);
@@ -744,7 +1128,6 @@ void glow_node_free(GlowNode *n)
 		g_source_destroy(n->local_idle);
 		g_source_unref(n->local_idle);
 	}
-	glow_router_free(n->router);
 	glow_iface_registry_free(n->reg);
 	glow_identity_free(n->identity);
 	g_hash_table_destroy(n->links);
@@ -753,6 +1136,8 @@ void glow_node_free(GlowNode *n)
 	g_ptr_array_free(n->listeners, TRUE);
 	g_ptr_array_free(n->listen_addrs, TRUE);
 	g_ptr_array_free(n->pending_connects, TRUE);
+	g_ptr_array_free(n->wanted, TRUE);
+	g_hash_table_destroy(n->link_costs);
 	g_free(n->name);
 	g_free(n->cfg.state_dir);
 	g_free(n->cfg.name);
@@ -788,8 +1173,7 @@ void glow_node_links_snapshot(GlowNode *n, GPtrArray *out)
 gboolean glow_node_resolve(GlowNode *n, const char *text, GlowNodeId *out, char **message)
 {
 	char clean[GLOW_NODE_ID_RAW_CHARS + 8];
-	g_autoptr(GPtrArray) links = g_ptr_array_new();
-	GPtrArray *cands = g_ptr_array_new();
+	GPtrArray *cands = g_ptr_array_new_with_free_func(g_free);
 	gboolean ok = FALSE;
 	int len;
 
@@ -806,16 +1190,9 @@ gboolean glow_node_resolve(GlowNode *n, const char *text, GlowNodeId *out, char 
 		goto out;
 	}
 	if (glow_node_id_has_prefix(&n->identity->id, clean))
-		g_ptr_array_add(cands, &n->identity->id);
-	glow_node_links_snapshot(n, links);
-	for (guint i = 0; i < links->len; i++) {
-		const GlowNodeId *p = glow_link_peer(links->pdata[i]);
-		gboolean dup = FALSE;
-		for (guint j = 0; j < cands->len; j++)
-			dup |= glow_node_id_equal(cands->pdata[j], p);
-		if (!dup && glow_node_id_has_prefix(p, clean))
-			g_ptr_array_add(cands, (gpointer)p);
-	}
+		g_ptr_array_add(cands, g_memdup2(&n->identity->id, sizeof(GlowNodeId)));
+	/* Every node with a route or a link, whatever the number of hops. */
+	glow_router_match_prefix(n->router, clean, cands);
 	if (cands->len == 1) {
 		*out = *(GlowNodeId *)cands->pdata[0];
 		ok = TRUE;

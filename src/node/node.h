@@ -19,6 +19,13 @@
 
 typedef struct GlowNode GlowNode;
 
+/* Whose traffic this node forwards (docs/routing.md "Relay policy"). */
+typedef enum {
+	GLOW_RELAY_ANYONE = 0,  /* any node we have a link with (default) */
+	GLOW_RELAY_SAME_USER,   /* only nodes of this node's user (users: a later issue; until then, nobody) */
+	GLOW_RELAY_NONE,        /* nobody: no routes through this node are advertised */
+} GlowRelayMode;
+
 typedef struct {
 	char *state_dir;   /* required */
 	char *name;        /* human name; default: the host name */
@@ -26,6 +33,9 @@ typedef struct {
 	char **connect;    /* "host:port[/NODE-ID]" dialed at start */
 	gboolean control;  /* open the control socket (default TRUE) */
 	GlowLinkConfig link;
+	GlowRelayMode relay;
+	gboolean relay_set;   /* relay came from a flag (the config file does not override it) */
+	guint64 relay_rate;   /* relayed bytes per second, 0 = no limit */
 } GlowNodeConfig;
 
 void glow_node_config_init(GlowNodeConfig *cfg);
@@ -52,6 +62,9 @@ const GPtrArray *glow_node_listen_addresses(const GlowNode *n);
 
 typedef void (*GlowConnectFn)(GlowNode *n, GlowLink *link, GlowErrorCode code, const char *error,
                               gpointer data);
+const char *glow_relay_mode_name(GlowRelayMode m);
+gboolean glow_relay_mode_parse(const char *text, GlowRelayMode *out);
+
 /* Dials address and links; fn gets the established link or an error. */
 void glow_node_connect(GlowNode *n, const char *address, const GlowNodeId *expect, const char *expect_prefix,
                        guint timeout_ms, GlowConnectFn fn, gpointer data);

@@ -28,7 +28,105 @@ static void node_info(GlowCall *call, const ProtobufCMessage *in, gpointer data)
 	info.resources = glow_resources_count(n->resources);
 	info.state_dir = n->cfg.state_dir;
 	info.pid = (uint32_t)getpid();
+	g_autoptr(GArray) routes = glow_router_routes(n->router);
+	const GlowDvStats *dv = glow_router_dv_stats(n->router);
+	const GlowE2eStats *e2e = glow_e2e_stats(n->e2e);
+	info.routes = routes->len;
+	info.relay = (char *)glow_relay_mode_name(n->cfg.relay);
+	info.relayed_packets = n->relay.packets;
+	info.relayed_bytes = n->relay.bytes;
+	info.relay_refused = n->relay.refused_policy + n->relay.refused_rate + n->relay.dropped_queue +
+	                     n->relay.dropped_no_route;
+	info.e2e_sessions = glow_e2e_session_count(n->e2e);
+	info.routing_bytes_out = dv->bytes_sent;
+	info.routing_bytes_in = dv->bytes_received;
+	info.e2e_rejected = e2e->rejected_malformed + e2e->rejected_auth + e2e->rejected_replay +
+	                    e2e->rejected_unknown_session + e2e->rejected_rate + e2e->rejected_inner;
 	glow_call_reply(call, &info.base);
+}
+
+static const char *link_name(GlowNode *n, guint64 link_id)
+{
+	GlowLink *l = g_hash_table_lookup(n->links, &link_id);
+	return l ? glow_link_peer_name(l) : "";
+}
+
+static void node_routes(GlowCall *call, const ProtobufCMessage *in, gpointer data)
+{
+	GlowNode *n = data;
+	const Glow__RoutesRequest *req = (const Glow__RoutesRequest *)in;
+	Glow__RouteList out = GLOW__ROUTE_LIST__INIT;
+	g_autoptr(GArray) routes = glow_router_routes(n->router);
+	char self[GLOW_NODE_ID_TEXT_BUF];
+	GlowNodeId only;
+	g_autofree char *msg = NULL;
+	gboolean filter = req->destination && *req->destination;
+	guint k = 0;
+
+	if (filter && !glow_node_resolve(n, req->destination, &only, &msg)) {
+		glow_call_error(call, GLOW_ERR_NOT_FOUND, "%s", msg);
+		return;
+	}
+	Glow__RouteInfo *infos = g_new0(Glow__RouteInfo, routes->len + 1);
+	Glow__RouteInfo **ptrs = g_new0(Glow__RouteInfo *, routes->len + 1);
+	typedef char IdText[GLOW_NODE_ID_TEXT_BUF];
+	IdText *ids = g_new(IdText, 2 * (routes->len + 1));
+	for (guint i = 0; i < routes->len; i++) {
+		const GlowRouterRoute *r = &g_array_index(routes, GlowRouterRoute, i);
+		Glow__RouteInfo *ri = &infos[k];
+		if (filter && !glow_node_id_equal(&r->dst, &only))
+			continue;
+		glow__route_info__init(ri);
+		glow_node_id_to_text(&r->dst, ids[2 * k]);
+		glow_node_id_to_text(&r->next_hop, ids[2 * k + 1]);
+		ri->node_id = ids[2 * k];
+		ri->next_hop_id = ids[2 * k + 1];
+		ri->next_hop_name = (char *)link_name(n, r->handle);
+		ri->link_id = r->handle;
+		ri->metric = r->metric;
+		ri->seqno = r->seqno;
+		ri->direct = glow_node_id_equal(&r->dst, &r->next_hop);
+		ri->e2e_session = glow_e2e_has_session(n->e2e, &r->dst);
+		ptrs[k++] = ri;
+	}
+	if (filter && !k && !glow_node_id_equal(&only, &n->identity->id)) {
+		glow_call_error(call, GLOW_ERR_UNREACHABLE, "no route to %s", req->destination);
+		goto out;
+	}
+	glow_node_id_to_text(&n->identity->id, self);
+	out.n_routes = k;
+	out.routes = ptrs;
+	out.node_id = self;
+	out.seqno = glow_router_seqno(n->router);
+	out.relay = (char *)glow_relay_mode_name(n->cfg.relay);
+	glow_call_reply(call, &out.base);
+out:
+	g_free(ids);
+	g_free(ptrs);
+	g_free(infos);
+}
+
+static void node_ping(GlowCall *call, const ProtobufCMessage *in, gpointer data)
+{
+	GlowNode *n = data;
+	const Glow__PingRequest *req = (const Glow__PingRequest *)in;
+	Glow__PingReply out = GLOW__PING_REPLY__INIT;
+	char id[GLOW_NODE_ID_TEXT_BUF];
+	guint left = glow_call_hop_limit(call);
+
+	if (req->data.len > 65536) {
+		glow_call_error(call, GLOW_ERR_TOO_BIG, "ping data is limited to 64 KiB");
+		return;
+	}
+	glow_node_id_to_text(&n->identity->id, id);
+	out.node_id = id;
+	out.name = n->name;
+	/* A local caller's packet never crossed a link. */
+	out.hops = glow_node_id_equal(&glow_call_caller(call)->node, &n->identity->id) || left > GLOW_HOP_LIMIT_DEFAULT
+	                   ? 0
+	                   : GLOW_HOP_LIMIT_DEFAULT - left;
+	out.data = req->data;
+	glow_call_reply(call, &out.base);
 }
 
 static void node_list_resources(GlowCall *call, const ProtobufCMessage *in, gpointer data)
@@ -227,6 +325,8 @@ static const GlowHandlerEntry node_handlers[] = {
 	{ "Connect", node_connect, GLOW_ACCESS_LOCAL },
 	{ "Disconnect", node_disconnect, GLOW_ACCESS_LOCAL },
 	{ "Shutdown", node_shutdown, GLOW_ACCESS_LOCAL },
+	{ "Routes", node_routes, GLOW_ACCESS_ANY },
+	{ "Ping", node_ping, GLOW_ACCESS_ANY },
 	{ NULL, NULL, GLOW_ACCESS_ANY },
 };
 

@@ -60,6 +60,7 @@ void glow_dv_config_default(GlowDvConfig *cfg)
 	cfg->route_expiry_ms = 14000; /* 3.5 update intervals, as Babel */
 	cfg->request_hops = 64;
 	cfg->source_gc_ms = 180000;
+	cfg->transit = TRUE;
 }
 
 /* Sequence numbers wrap: a is newer than b within half the space. */
@@ -202,6 +203,8 @@ static guint16 source_seqno(const Source *s)
 static void add_update(GlowDv *dv, Msg *m, const Neigh *n, Source *s)
 {
 	guint metric = s->selected >= 0 ? s->sel_metric : GLOW_DV_INFINITY;
+	if (!dv->cfg.transit)
+		return; /* a node that relays nothing offers no routes (and so holds no FD) */
 	if (metric < GLOW_DV_INFINITY && s->sel_neigh == n->handle)
 		return;
 	if (metric >= GLOW_DV_INFINITY && !s->has_fd)
@@ -481,7 +484,8 @@ void glow_dv_flush(GlowDv *dv, guint64 now_ms)
 	for (guint i = 0; i < due->len; i++) {
 		Source *s = due->pdata[i];
 		s->pending = FALSE;
-		note_advertised(s, source_seqno(s), s->selected >= 0 ? s->sel_metric : GLOW_DV_INFINITY);
+		if (dv->cfg.transit)
+			note_advertised(s, source_seqno(s), s->selected >= 0 ? s->sel_metric : GLOW_DV_INFINITY);
 	}
 	dv->self_pending = FALSE;
 	g_ptr_array_free(due, TRUE);
@@ -530,7 +534,7 @@ void glow_dv_tick(GlowDv *dv, guint64 now_ms)
 		g_hash_table_iter_init(&it, dv->sources);
 		while (g_hash_table_iter_next(&it, NULL, &v)) {
 			Source *s = v;
-			if (s->selected >= 0)
+			if (s->selected >= 0 && dv->cfg.transit)
 				note_advertised(s, source_seqno(s), s->sel_metric);
 		}
 		g_hash_table_iter_init(&it, dv->neighs);

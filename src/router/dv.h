@@ -30,6 +30,7 @@ typedef struct {
 	guint route_expiry_ms;     /* a route not refreshed this long is retracted */
 	guint request_hops;        /* how far a seqno request travels */
 	guint source_gc_ms;        /* an origin with no route is forgotten after this */
+	gboolean transit;          /* advertise routes to others (FALSE: only to ourselves; we relay nothing) */
 } GlowDvConfig;
 
 void glow_dv_config_default(GlowDvConfig *cfg);

@@ -559,6 +559,7 @@ void glow_call_set_handlers(GlowCall *c, GlowCallFn on_credit, GlowCallFn on_can
 guint glow_call_credit(const GlowCall *c) { return c->gone ? 0 : c->credit; }
 gboolean glow_call_wants_stream(const GlowCall *c) { return c->stream; }
 const GlowAddr *glow_call_caller(const GlowCall *c) { return &c->h.src; }
+guint glow_call_hop_limit(const GlowCall *c) { return c->h.hop_limit; }
 const GlowAddr *glow_call_target(const GlowCall *c) { return &c->h.dst; }
 GlowRpc *glow_call_rpc(const GlowCall *c) { return c->rpc; }
 

@@ -105,4 +105,7 @@ guint glow_call_credit(const GlowCall *c);
 gboolean glow_call_wants_stream(const GlowCall *c);
 const GlowAddr *glow_call_caller(const GlowCall *c);
 const GlowAddr *glow_call_target(const GlowCall *c);
+/* The hop limit the CALL arrived with (GLOW_HOP_LIMIT_DEFAULT minus it is
+ * the number of links it crossed, for callers that start from the default). */
+guint glow_call_hop_limit(const GlowCall *c);
 GlowRpc *glow_call_rpc(const GlowCall *c);

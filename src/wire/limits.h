@@ -12,6 +12,30 @@
 #define GLOW_PACKET_MAX_LEN (GLOW_PACKET_HEADER_LEN + GLOW_PACKET_MAX_PAYLOAD)
 #define GLOW_HOP_LIMIT_DEFAULT 16
 
+/* End-to-end sessions (docs/firefly.md "End-to-end sessions"). */
+#define GLOW_E2E_NOISE_PROTOCOL "Noise_IK_25519_ChaChaPoly_BLAKE2b"
+#define GLOW_E2E_PROLOGUE "glow-e2e-v1"
+/* SEALED payload = u32 receiver index | u64 counter | AEAD(inner header + payload) */
+#define GLOW_E2E_OVERHEAD (4 + 8 + GLOW_PACKET_HEADER_LEN + 16)
+#define GLOW_E2E_INIT_LEN (4 + 32 + 48 + 16)      /* sender index | IK message 1, empty payload */
+#define GLOW_E2E_RESP_LEN (4 + 4 + 32 + 16)       /* sender | receiver index | IK message 2 */
+#define GLOW_E2E_HANDSHAKE_MS 5000                /* a handshake not answered by then fails */
+#define GLOW_E2E_RETRY_MS 1000                    /* message 1 is sent again this often meanwhile */
+#define GLOW_E2E_REKEY_MS (10u * 60 * 1000)       /* a session this old is replaced on next use */
+#define GLOW_E2E_EXPIRE_MS (15u * 60 * 1000)      /* ... and dropped at this age */
+#define GLOW_E2E_REKEY_MESSAGES (1ull << 40)
+#define GLOW_E2E_REJECT_MESSAGES (1ull << 48)     /* counters at or above are refused */
+#define GLOW_E2E_REPLAY_WINDOW 1024               /* counters accepted out of order */
+#define GLOW_E2E_MAX_PEERS 4096
+#define GLOW_E2E_SESSIONS_PER_PEER 4
+#define GLOW_E2E_HANDSHAKES_PER_SEC 8             /* answered per claimed initiator */
+#define GLOW_E2E_QUEUE_PER_PEER (1024u * 1024 * 2) /* bytes waiting for a handshake */
+#define GLOW_E2E_QUEUE_MAX (16u * 1024 * 1024)
+
+/* Routing and relaying (docs/routing.md). */
+#define GLOW_ROUTER_TICK_MS 200
+#define GLOW_RELAY_QUEUE_SHARE 2                  /* relayed packets may fill 1/2 of a link's queue */
+
 /* Link records (docs/firefly.md "Link layer"). */
 #define GLOW_LINK_PROLOGUE "glow-link-v1"
 #define GLOW_LINK_NOISE_PROTOCOL "Noise_XX_25519_ChaChaPoly_BLAKE2b"
@@ -23,6 +47,8 @@
 #define GLOW_LINK_REKEY_SECONDS 600               /* ... or this long since the last rekey */
 #define GLOW_LINK_KEEPALIVE_MS 2000               /* send a ping after this long idle */
 #define GLOW_LINK_DEAD_MS 6000                    /* no record for this long: link is dead */
+#define GLOW_LINK_PROBE_MS 200                    /* sending, peer silent this long: probe it */
+#define GLOW_LINK_BUSY_DEAD_MS 750                /* sending, peer silent this long: link is dead */
 #define GLOW_LINK_HANDSHAKE_MS 5000               /* a handshake must finish within this */
 #define GLOW_LINK_MAX_PENDING_HANDSHAKES 64       /* inbound handshakes in progress, per node */
 #define GLOW_LINK_MAX_LINKS 1024

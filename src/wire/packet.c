@@ -58,7 +58,7 @@ GlowPacketDecode glow_packet_decode_header(const uint8_t *buf, size_t len, uint3
 	out->flags = buf[2];
 	out->hop_limit = buf[3];
 	out->payload_len = get_u32(buf + 4);
-	if (out->payload_len > max_payload || out->payload_len > GLOW_PACKET_MAX_PAYLOAD)
+	if (out->payload_len > glow_packet_max_payload(out->type, max_payload))
 		return GLOW_PKT_DECODE_TOO_BIG;
 	out->call_id = get_u64(buf + 8);
 	out->interface_id = get_u32(buf + 16);
@@ -70,6 +70,12 @@ GlowPacketDecode glow_packet_decode_header(const uint8_t *buf, size_t len, uint3
 	memcpy(out->src.node.b, buf + 72, GLOW_NODE_ID_LEN);
 	out->src.resource = get_u64(buf + 104);
 	return GLOW_PKT_DECODE_OK;
+}
+
+uint32_t glow_packet_max_payload(uint8_t type, uint32_t max_payload)
+{
+	uint32_t m = max_payload < GLOW_PACKET_MAX_PAYLOAD ? max_payload : GLOW_PACKET_MAX_PAYLOAD;
+	return type == GLOW_PKT_SEALED ? m + GLOW_E2E_OVERHEAD : m;
 }
 
 const char *glow_packet_decode_strerror(GlowPacketDecode d)
@@ -110,6 +116,7 @@ const char *glow_packet_type_name(uint8_t type)
 {
 	static const char *const names[] = {
 		"?", "CALL", "REPLY", "ERROR", "MESSAGE", "ITEM", "END", "CANCEL", "CREDIT",
+		"ROUTING", "E2E_INIT", "E2E_RESP", "SEALED",
 	};
 	return type <= GLOW_PKT_TYPE_MAX ? names[type] : "?";
 }

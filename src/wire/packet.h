@@ -40,7 +40,14 @@ typedef enum {
 	GLOW_PKT_END = 6,     /* the stream ended normally */
 	GLOW_PKT_CANCEL = 7,  /* caller gives up on call_id; no answer */
 	GLOW_PKT_CREDIT = 8,  /* caller may receive aux more items */
-	GLOW_PKT_TYPE_MAX = 8,
+	/* Node-to-node types (docs/firefly.md "Routing and end-to-end sessions");
+	 * never sent on the control socket. */
+	GLOW_PKT_ROUTING = 9,  /* a routing message for a neighbour (docs/routing.md) */
+	GLOW_PKT_E2E_INIT = 10, /* end-to-end session: Noise IK message 1 */
+	GLOW_PKT_E2E_RESP = 11, /* end-to-end session: Noise IK message 2 */
+	GLOW_PKT_SEALED = 12,  /* an encrypted inner packet (header + payload) */
+	GLOW_PKT_TYPE_MAX = 12,
+	GLOW_PKT_TYPE_RPC_MAX = GLOW_PKT_CREDIT, /* types 1..8 carry RPC; the rest are between nodes */
 } GlowPacketType;
 
 #define GLOW_PKT_F_STREAM 0x01 /* CALL: the caller expects a stream */
@@ -88,11 +95,20 @@ typedef enum {
 /* Writes the 112-byte header into out. */
 void glow_packet_encode_header(const GlowPacketHeader *h, uint8_t out[GLOW_PACKET_HEADER_LEN]);
 /* Parses a header from buf[len]; max_payload bounds payload_len (pass
- * GLOW_PACKET_MAX_PAYLOAD unless a peer announced less). Only the header is
- * checked; the payload is the caller's to bound-check and decode. */
+ * GLOW_PACKET_MAX_PAYLOAD unless a peer announced less) except for SEALED
+ * packets, which may be GLOW_E2E_OVERHEAD larger (they wrap a packet of
+ * max_payload). Only the header is checked; the payload is the caller's
+ * to bound-check and decode. */
 GlowPacketDecode glow_packet_decode_header(const uint8_t *buf, size_t len, uint32_t max_payload,
                                            GlowPacketHeader *out);
 const char *glow_packet_decode_strerror(GlowPacketDecode d);
+/* The largest payload_len a packet of this type may have, given the limit
+ * for RPC payloads (see glow_packet_decode_header). */
+uint32_t glow_packet_max_payload(uint8_t type, uint32_t max_payload);
+static inline bool glow_packet_is_rpc(uint8_t type)
+{
+	return type >= GLOW_PKT_CALL && type <= GLOW_PKT_TYPE_RPC_MAX;
+}
 
 /* FNV-1a 32-bit of a NUL-terminated name: interface and method ids. */
 uint32_t glow_firefly_name_id(const char *name);

@@ -331,7 +331,7 @@ static void test_unknown_packet_type(void)
 {
 	Fixture f;
 	GlowLinkConfig cfg = test_config();
-	GlowPacketHeader h = { .version = 1, .type = 9, .hop_limit = 3 };
+	GlowPacketHeader h = { .version = 1, .type = GLOW_PKT_TYPE_MAX + 1, .hop_limit = 3 };
 	fixture_start(&f, &cfg, NULL);
 	g_assert_true(run_until(&f, both_up, 5000));
 	/* Authenticated, but not a packet this version knows: the stream of

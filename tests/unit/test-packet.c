@@ -497,13 +497,31 @@ static void test_checks(void)
 	g_assert_cmpint(GLOW_PACKET_HEADER_LEN, ==, 112);
 	g_assert_cmpint(GLOW_PACKET_MAX_PAYLOAD, ==, 1048576);
 	g_assert_cmpint(GLOW_PACKET_VERSION, ==, 1);
-	g_assert_cmpint(GLOW_PKT_TYPE_MAX, ==, 8);
+	g_assert_cmpint(GLOW_PKT_TYPE_MAX, ==, 12);
+	g_assert_cmpint(GLOW_PKT_TYPE_RPC_MAX, ==, 8);
 	g_assert_cmpint(GLOW_PKT_F_STREAM, ==, 1);
+	g_assert_cmpint(GLOW_E2E_OVERHEAD, ==, 140);
+	/* A SEALED packet wraps a whole packet of the peer's limit, so it may
+	 * be GLOW_E2E_OVERHEAD larger; every other type keeps the limit. */
+	h.type = GLOW_PKT_SEALED;
+	h.payload_len = 1000 + GLOW_E2E_OVERHEAD;
+	glow_packet_encode_header(&h, buf);
+	g_assert_cmpint(glow_packet_decode_header(buf, sizeof buf, 1000, &d), ==, GLOW_PKT_DECODE_OK);
+	h.payload_len++;
+	glow_packet_encode_header(&h, buf);
+	g_assert_cmpint(glow_packet_decode_header(buf, sizeof buf, 1000, &d), ==, GLOW_PKT_DECODE_TOO_BIG);
+	h.type = GLOW_PKT_E2E_INIT;
+	h.payload_len = 1001;
+	glow_packet_encode_header(&h, buf);
+	g_assert_cmpint(glow_packet_decode_header(buf, sizeof buf, 1000, &d), ==, GLOW_PKT_DECODE_TOO_BIG);
+	g_assert_false(glow_packet_is_rpc(GLOW_PKT_ROUTING));
+	g_assert_true(glow_packet_is_rpc(GLOW_PKT_CREDIT));
 }
 
 static void test_names(void)
 {
-	static const char *const types[] = { "?", "CALL", "REPLY", "ERROR", "MESSAGE", "ITEM", "END", "CANCEL", "CREDIT" };
+	static const char *const types[] = { "?",      "CALL",    "REPLY",    "ERROR",    "MESSAGE", "ITEM",  "END",
+		                             "CANCEL", "CREDIT", "ROUTING", "E2E_INIT", "E2E_RESP", "SEALED" };
 	static const struct {
 		uint32_t code;
 		const char *name, *symbol;
