@@ -25,7 +25,7 @@ expect_out "links lists beta" 0 "$ID_B +beta" g alpha links
 expect_out "beta sees alpha" 0 "$ID_A +alpha" g beta links
 expect_out "resources of beta by 8+ char prefix" 0 "glow.Diag" g alpha resources "$PFX_B"
 expect_out "a 7 char prefix is refused" 1 "too short" g alpha resources "${ID_B:0:7}"
-expect_out "unknown prefix" 1 "no known node" g alpha resources AAAAAAAA
+expect_out "unknown prefix" 1 "no reachable node" g alpha resources AAAAAAAA
 expect_out "describe beta's node" 0 "Connect\(glow.ConnectRequest\)" g alpha describe "glow://$ID_B/0"
 expect_out "describe shows stream methods" 0 "Source\(glow.SourceRequest\) returns \(stream glow.SourceItem\)" g alpha describe "$PFX_B/3"
 expect_out "call Info on beta through alpha" 0 "\"name\" : \"beta\"" g alpha call "glow://$ID_B/0" Info
