@@ -576,25 +576,38 @@ static char *short_id(const char *id)
 	return g_strndup(id, 15); /* two groups: enough to tell nodes apart in a table */
 }
 
+/* glow routes [-n NODE] [DESTINATION] */
 static int cmd_routes(Cli *cli, int argc, char **argv)
 {
 	g_autoptr(GError) e = NULL;
 	Glow__RoutesRequest req = GLOW__ROUTES_REQUEST__INIT;
 	Glow__RouteList *list = NULL;
 	GlowAddr dst;
+	const char *at = NULL;
 
+	if (argc >= 2 && !strcmp(argv[0], "-n")) {
+		at = argv[1];
+		argc -= 2;
+		argv += 2;
+	}
+	if (argc > 1) {
+		fail("usage: glow routes [-n NODE] [DESTINATION]");
+		return EXIT_USAGE;
+	}
 	if (!ensure_client(cli, &e))
 		return fail_error(cli, e);
 	dst = local_node(cli);
-	if (argc > 0 && !resolve_node(cli, argv[0], &dst.node, &e))
+	if (at && !resolve_node(cli, at, &dst.node, &e))
 		return fail_error(cli, e);
+	/* The destination is resolved by the node asked: it may know nodes we do not. */
+	req.destination = argc ? argv[0] : "";
 	if (!call_sync(cli, &dst, "glow.Node", "Routes", &req.base, (ProtobufCMessage **)&list, &e))
 		return fail_error(cli, e);
 	if (cli->json) {
 		print_message_json(&list->base);
 	} else if (!list->n_routes) {
 		printf("no routes: %s reaches no other node (link to one with: glow connect HOST:PORT)\n",
-		       argc ? argv[0] : "this node");
+		       at ? at : "this node");
 	} else {
 		printf("%-63s %-15s %-12s %4s %6s %6s %s\n", "DESTINATION", "VIA", "VIA NAME", "LINK", "METRIC", "SEQNO",
 		       "");
@@ -621,6 +634,10 @@ static gboolean parse_ping_options(int *argc, char ***argv, PingOptions *o, gboo
 	while (*argc > 1 && (*argv)[0][0] == '-') {
 		guint64 v;
 		const char *f = (*argv)[0];
+		if (f[1] == '-') {
+			fail("unknown option %s (options of glow itself, like --json, go before the command)", f);
+			return FALSE;
+		}
 		if (!parse_u64((*argv)[1], &v) || v > 1000000 ||
 		    (strcmp(f, "-c") && strcmp(f, "-i") && strcmp(f, "-W") && strcmp(f, "-s")) ||
 		    (!allow_count && !strcmp(f, "-c"))) {
@@ -841,7 +858,8 @@ static const Command commands[] = {
 	{ "call", "RESOURCE METHOD ['JSON']",
 	  "Call METHOD of RESOURCE with a JSON argument; prints the JSON answer (one line per item for streams).",
 	  cmd_call, 2, 3 },
-	{ "routes", "[NODE]", "Show the routing table of the local node (or of NODE).", cmd_routes, 0, 1 },
+	{ "routes", "[-n NODE] [DESTINATION]",
+	  "Show the routing table (or the route to DESTINATION) of the local node, or of NODE with -n.", cmd_routes, 0, 3 },
 	{ "ping", "[-c N] [-i MS] [-W MS] [-s BYTES] NODE",
 	  "Call NODE's Ping N times (default 5), every MS (1000); print round trips and hop counts.", cmd_ping, 1, 9 },
 	{ "trace", "NODE", "Show the path to NODE hop by hop, with each hop's round trip.", cmd_trace, 1, 1 },

@@ -573,15 +573,18 @@ static void check_liveness(GlowLink *l, gint64 now)
 	gint64 silent = now - l->last_rx_us;
 	gint64 busy = l->busy_since_us ? now - l->busy_since_us : 0;
 	gint64 since_ping = l->ping_sent_us ? now - l->ping_sent_us : G_MAXINT64;
+	/* A slow or deeply queued path answers late even when alive: its own
+	 * round trips (measured under load too, by the probes) stretch the limit. */
+	gint64 busy_dead = MAX((gint64)l->cfg.busy_dead_ms * 1000, 4 * (gint64)l->stats.srtt_us);
 
 	if (silent > (gint64)l->cfg.dead_ms * 1000) {
 		g_autofree char *why = g_strdup_printf("peer silent for %u ms: link dead", l->cfg.dead_ms);
 		glow_link_close(l, why);
 		return;
 	}
-	if (busy > (gint64)l->cfg.busy_dead_ms * 1000) {
+	if (busy > busy_dead) {
 		g_autofree char *why =
-			g_strdup_printf("peer silent for %u ms while we sent to it: link dead", l->cfg.busy_dead_ms);
+			g_strdup_printf("peer silent for %u ms while we sent to it: link dead", (guint)(busy_dead / 1000));
 		glow_link_close(l, why);
 		return;
 	}

@@ -552,7 +552,7 @@ static void on_router_event(const GlowNodeId *node, GlowRouterEvent ev, gpointer
 /* --- configured peers: dialed at start and again whenever their link is down ------------ */
 
 #define WANTED_BACKOFF_MIN_MS 100
-#define WANTED_BACKOFF_FAST_MS 2000    /* cap for the first minute after losing the peer */
+#define WANTED_BACKOFF_FAST_MS 1000    /* cap for the first minute after losing the peer */
 #define WANTED_BACKOFF_MAX_MS 30000
 #define WANTED_FAST_PERIOD_MS 60000
 #define WANTED_DIAL_TIMEOUT_MS 3000
