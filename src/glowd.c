@@ -73,6 +73,7 @@ int main(int argc, char **argv)
 	GlowNodeConfig cfg;
 	g_autofree char *state_dir = NULL, *name = NULL, *config = NULL;
 	g_auto(GStrv) listen = NULL, connect = NULL;
+	g_autofree char *relay = NULL;
 	gboolean version = FALSE, no_control = FALSE;
 	g_autoptr(GError) error = NULL;
 	GMainContext *ctx;
@@ -87,6 +88,8 @@ int main(int argc, char **argv)
 		{ "connect", 'c', 0, G_OPTION_ARG_STRING_ARRAY, &connect,
 		  "Link to HOST:PORT at start, optionally checking the peer's ID (repeatable)", "HOST:PORT[/NODE-ID]" },
 		{ "name", 'n', 0, G_OPTION_ARG_STRING, &name, "Human name of this node (default: host name)", "NAME" },
+		{ "relay", 0, 0, G_OPTION_ARG_STRING, &relay,
+		  "Whose traffic this node forwards: anyone (default), same-user or none", "POLICY" },
 		{ "config", 0, 0, G_OPTION_ARG_FILENAME, &config, "Config file (default STATE-DIR/glowd.conf)", "FILE" },
 		{ "no-control", 0, 0, G_OPTION_ARG_NONE, &no_control, "Do not open the control socket", NULL },
 		{ "verbose", 'v', 0, G_OPTION_ARG_NONE, &app.verbose, "Log more", NULL },
@@ -127,6 +130,14 @@ int main(int argc, char **argv)
 	else if (listen)
 		cfg.listen = g_new0(char *, 1);
 	cfg.connect = g_strdupv(connect);
+	if (relay) {
+		if (!glow_relay_mode_parse(relay, &cfg.relay)) {
+			fprintf(stderr, "glowd: --relay takes anyone, same-user or none, not \"%s\"\n", relay);
+			glow_node_config_clear(&cfg);
+			return 2;
+		}
+		cfg.relay_set = TRUE;
+	}
 	{
 		g_autofree char *path = config ? g_strdup(config) : g_build_filename(cfg.state_dir, "glowd.conf", NULL);
 		if (!glow_node_config_load(&cfg, path, &error)) {
