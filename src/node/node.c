@@ -407,10 +407,14 @@ static gboolean relay_rate_ok(GlowNode *n, gsize bytes)
 }
 
 /* A sealed packet between two other nodes: pass it on unread. */
-static void relay(GlowNode *n, GlowLink *from, const GlowPacketHeader *h, const uint8_t *payload)
+static void relay(GlowNode *n, const GlowPacketHeader *h, const uint8_t *payload)
 {
 	gsize bytes = GLOW_PACKET_HEADER_LEN + h->payload_len;
-	(void)from;
+	if (glow_node_id_equal(&h->src.node, &n->identity->id)) {
+		/* Our own packet came back, or someone speaks for us: never pass it on. */
+		n->relay.dropped_no_route++;
+		return;
+	}
 	if (n->cfg.relay != GLOW_RELAY_ANYONE) {
 		/* same-user: users do not exist yet, so a node is its own user and
 		 * relays for nobody else. */
@@ -685,7 +689,7 @@ static void on_link_packet(GlowLink *l, const GlowPacketHeader *h, const uint8_t
 		if (to_me)
 			glow_e2e_receive(n->e2e, h, payload, now_ms());
 		else
-			relay(n, l, h, payload);
+			relay(n, h, payload);
 		return;
 	default:
 		break;

@@ -69,6 +69,9 @@ struct GlowE2e {
 	/* Separate buffers: a packet being delivered may make its handler seal
 	 * an answer before it is done reading. */
 	GByteArray *tx_buf, *rx_buf;
+	/* Node-wide bounds on work that unauthenticated packets can cause. */
+	guint64 answer_window_ms, unknown_window_ms;
+	guint answers, unknowns;
 	GlowE2eStats stats;
 };
 
@@ -409,13 +412,13 @@ static void flush_queue(GlowE2e *e, Peer *p)
 
 /* --- receiving ----------------------------------------------------------------------------- */
 
-static gboolean rate_ok(Peer *p, guint64 now)
+static gboolean window_ok(guint64 *start, guint *count, guint limit, guint64 now)
 {
-	if (now - p->rate_start_ms >= 1000) {
-		p->rate_start_ms = now;
-		p->rate_count = 0;
+	if (now - *start >= 1000) {
+		*start = now;
+		*count = 0;
 	}
-	return p->rate_count++ < GLOW_E2E_HANDSHAKES_PER_SEC;
+	return (*count)++ < limit;
 }
 
 static gboolean receive_init(GlowE2e *e, const GlowPacketHeader *h, const uint8_t *payload, guint64 now)
@@ -429,27 +432,34 @@ static gboolean receive_init(GlowE2e *e, const GlowPacketHeader *h, const uint8_
 		.s_priv = e->x_priv,
 	};
 	GlowNoiseHandshake hs;
-	uint8_t reply[GLOW_E2E_RESP_LEN], none[1];
+	uint8_t reply[GLOW_E2E_RESP_LEN], none[1], claimed[32];
 	const uint8_t *rs;
 	GlowPacketHeader o;
 	Peer *p;
 	guint32 local;
 	gboolean ok = FALSE;
 
-	if (h->payload_len != GLOW_E2E_INIT_LEN || get_u32(payload) == IDX_NONE)
+	if (h->payload_len != GLOW_E2E_INIT_LEN || get_u32(payload) == IDX_NONE ||
+	    crypto_sign_ed25519_pk_to_curve25519(claimed, h->src.node.b) != 0)
 		return e->stats.rejected_malformed++, FALSE;
-	p = peer_get(e, &h->src.node, TRUE);
-	if (!p || !p->key_ok)
-		return e->stats.rejected_malformed++, FALSE;
-	if (!rate_ok(p, now))
+	/* Rate limits before any DH: per claimed initiator, and for the node. */
+	p = peer_get(e, &h->src.node, FALSE);
+	if ((p && !window_ok(&p->rate_start_ms, &p->rate_count, GLOW_E2E_HANDSHAKES_PER_SEC, now)) ||
+	    !window_ok(&e->answer_window_ms, &e->answers, GLOW_E2E_HANDSHAKES_NODE_PER_SEC, now))
 		return e->stats.rejected_rate++, FALSE;
 	prologue(&h->src.node, &e->self->id, pro);
 	if (glow_noise_handshake_init(&hs, &nc) != 0)
 		return FALSE;
 	if (glow_noise_read_message(&hs, payload + 4, GLOW_E2E_INIT_LEN - 4, none, 0) != 0 ||
-	    !(rs = glow_noise_remote_static(&hs)) || sodium_memcmp(rs, p->x_pub, 32) != 0) {
+	    !(rs = glow_noise_remote_static(&hs)) || sodium_memcmp(rs, claimed, 32) != 0) {
 		/* Not from the node it claims to be (or not a Noise message at all). */
 		e->stats.rejected_auth++;
+		goto out;
+	}
+	/* Only an authenticated initiator gets state here. */
+	p = peer_get(e, &h->src.node, TRUE);
+	if (!p) {
+		e->stats.rejected_rate++;
 		goto out;
 	}
 	local = new_index(e);
@@ -519,9 +529,12 @@ static gboolean receive_sealed(GlowE2e *e, const GlowPacketHeader *h, const uint
 	s = g_hash_table_lookup(e->by_index, GUINT_TO_POINTER(get_u32(payload)));
 	if (!s || !glow_node_id_equal(&s->peer->id, &h->src.node)) {
 		/* We lost the session (restarted, or it expired here first): make a
-		 * new one, so the sender's next packets find it. */
-		Peer *p = peer_get(e, &h->src.node, TRUE);
-		if (p && p->key_ok && !p->hs && now - p->last_unknown_ms >= e->cfg.retry_ms) {
+		 * new one, so the sender's next packets find it. Anyone can send
+		 * such packets, so this is bounded per peer and for the node. */
+		Peer *p = peer_get(e, &h->src.node, FALSE);
+		if ((!p || (!p->hs && now - p->last_unknown_ms >= e->cfg.retry_ms)) &&
+		    window_ok(&e->unknown_window_ms, &e->unknowns, GLOW_E2E_UNKNOWN_NODE_PER_SEC, now) &&
+		    (p = peer_get(e, &h->src.node, TRUE)) && p->key_ok) {
 			p->last_unknown_ms = now;
 			start_handshake(e, p, now);
 		}

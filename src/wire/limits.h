@@ -29,6 +29,8 @@
 #define GLOW_E2E_MAX_PEERS 4096
 #define GLOW_E2E_SESSIONS_PER_PEER 4
 #define GLOW_E2E_HANDSHAKES_PER_SEC 8             /* answered per claimed initiator */
+#define GLOW_E2E_HANDSHAKES_NODE_PER_SEC 512      /* answered in all (each costs four X25519) */
+#define GLOW_E2E_UNKNOWN_NODE_PER_SEC 16          /* handshakes started because of unknown sessions */
 #define GLOW_E2E_QUEUE_PER_PEER (1024u * 1024 * 2) /* bytes waiting for a handshake */
 #define GLOW_E2E_QUEUE_MAX (16u * 1024 * 1024)
 
