@@ -72,6 +72,9 @@ struct GlowE2e {
 	/* Node-wide bounds on work that unauthenticated packets can cause. */
 	guint64 answer_window_ms, unknown_window_ms;
 	guint answers, unknowns;
+	uint8_t test_e[32];     /* glow_e2e_test_fix_next */
+	guint32 test_index;
+	gboolean test_fixed;
 	GlowE2eStats stats;
 };
 
@@ -157,6 +160,11 @@ static void prologue(const GlowNodeId *initiator, const GlowNodeId *responder, u
 static guint32 new_index(GlowE2e *e)
 {
 	guint32 i;
+	if (e->test_index) {
+		i = e->test_index;
+		e->test_index = 0;
+		return i;
+	}
 	do
 		i = randombytes_random();
 	while (i == IDX_NONE || g_hash_table_contains(e->by_index, GUINT_TO_POINTER(i)) ||
@@ -335,12 +343,14 @@ static void start_handshake(GlowE2e *e, Peer *p, guint64 now)
 		.prologue_len = sizeof pro,
 		.s_priv = e->x_priv,
 		.rs_pub = p->x_pub,
+		.e_priv = e->test_fixed ? e->test_e : NULL,
 	};
 	GlowPacketHeader o;
 	long n;
 
 	if (p->hs)
 		return;
+	e->test_fixed = FALSE;
 	prologue(&e->self->id, &p->id, pro);
 	p->hs = g_new0(GlowNoiseHandshake, 1);
 	if (glow_noise_handshake_init(p->hs, &nc) != 0 ||
@@ -430,6 +440,7 @@ static gboolean receive_init(GlowE2e *e, const GlowPacketHeader *h, const uint8_
 		.prologue = pro,
 		.prologue_len = sizeof pro,
 		.s_priv = e->x_priv,
+		.e_priv = e->test_fixed ? e->test_e : NULL,
 	};
 	GlowNoiseHandshake hs;
 	uint8_t reply[GLOW_E2E_RESP_LEN], none[1], claimed[32];
@@ -448,6 +459,7 @@ static gboolean receive_init(GlowE2e *e, const GlowPacketHeader *h, const uint8_
 	    !window_ok(&e->answer_window_ms, &e->answers, GLOW_E2E_HANDSHAKES_NODE_PER_SEC, now))
 		return e->stats.rejected_rate++, FALSE;
 	prologue(&h->src.node, &e->self->id, pro);
+	e->test_fixed = FALSE;
 	if (glow_noise_handshake_init(&hs, &nc) != 0)
 		return FALSE;
 	if (glow_noise_read_message(&hs, payload + 4, GLOW_E2E_INIT_LEN - 4, none, 0) != 0 ||
@@ -685,6 +697,13 @@ void glow_e2e_free(GlowE2e *e)
 }
 
 const GlowE2eStats *glow_e2e_stats(const GlowE2e *e) { return &e->stats; }
+
+void glow_e2e_test_fix_next(GlowE2e *e, const uint8_t e_priv[32], guint32 index)
+{
+	memcpy(e->test_e, e_priv, 32);
+	e->test_fixed = TRUE;
+	e->test_index = index;
+}
 
 guint glow_e2e_session_count(const GlowE2e *e)
 {

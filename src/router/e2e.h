@@ -78,3 +78,8 @@ const GlowE2eStats *glow_e2e_stats(const GlowE2e *e);
 guint glow_e2e_session_count(const GlowE2e *e);
 /* TRUE when a confirmed session with peer exists. */
 gboolean glow_e2e_has_session(const GlowE2e *e, const GlowNodeId *peer);
+
+/* TEST ONLY (tests/unit/test-e2e-vectors.c): the next handshake this node
+ * takes part in uses this ephemeral private key and this local index,
+ * instead of random ones. */
+void glow_e2e_test_fix_next(GlowE2e *e, const uint8_t e_priv[32], guint32 index);
