@@ -263,7 +263,14 @@ static int cmd_status(Cli *cli, int argc, char **argv)
 			printf("listen    %s\n", info->listen[i]);
 		if (!info->n_listen)
 			printf("listen    (none)\n");
-		printf("links     %u\nresources %u\nstate     %s\n", info->links, info->resources, info->state_dir);
+		printf("links     %u\nroutes    %u reachable node%s\nresources %u\nstate     %s\n", info->links, info->routes,
+		       info->routes == 1 ? "" : "s", info->resources, info->state_dir);
+		g_autofree char *rb = format_bytes(info->relayed_bytes);
+		printf("relay     %s: %" G_GUINT64_FORMAT " packets (%s) relayed, %" G_GUINT64_FORMAT
+		       " refused or dropped\n",
+		       info->relay, info->relayed_packets, rb, info->relay_refused);
+		printf("e2e       %u session%s, %" G_GUINT64_FORMAT " packets refused\n", info->e2e_sessions,
+		       info->e2e_sessions == 1 ? "" : "s", info->e2e_rejected);
 	}
 	glow__node_info__free_unpacked(info, NULL);
 	return EXIT_OK;
