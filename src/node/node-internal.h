@@ -9,7 +9,7 @@
 typedef struct {
 	guint64 packets, bytes;       /* forwarded for other nodes */
 	guint64 refused_policy;       /* relay policy says no */
-	guint64 refused_rate;         /* over relay_rate */
+	guint64 refused_rate;         /* over relay_rate, with the shaping queue full */
 	guint64 dropped_queue;        /* next hop's queue past the relay share */
 	guint64 dropped_no_route;     /* no route, or hop limit reached */
 } GlowRelayStats;
@@ -31,6 +31,9 @@ struct GlowNode {
 	gboolean stopping;
 	double relay_tokens;       /* relay_rate token bucket, bytes */
 	gint64 relay_refill_us;
+	GQueue relay_queue;        /* Queued: relayed packets waiting for tokens */
+	gsize relay_queued;
+	GSource *relay_timer;
 	GlowRelayStats relay;
 	GlowRpc *rpc;
 	GlowResourceTable *resources;

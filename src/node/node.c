@@ -389,27 +389,79 @@ static const GlowE2eOutput e2e_out = {
 
 /* --- relaying ------------------------------------------------------------------------- */
 
-static gboolean relay_rate_ok(GlowNode *n, gsize bytes)
+/* relay_rate shapes rather than polices: packets over the rate wait in a
+ * bounded queue and leave as tokens come in, so a stream through a limited
+ * relay slows down (its credit comes back later) instead of losing items.
+ * Only over the queue bound are packets dropped. */
+static void relay_refill(GlowNode *n)
 {
 	gint64 now = g_get_monotonic_time();
-	double burst;
-	if (!n->cfg.relay_rate)
-		return TRUE;
-	/* A token bucket holding a quarter second of the rate (at least one
-	 * largest packet, so big packets can pass at all). */
-	burst = MAX((double)n->cfg.relay_rate / 4, (double)GLOW_PACKET_MAX_LEN + GLOW_E2E_OVERHEAD);
+	/* A quarter second of the rate, and at least one largest packet. */
+	double burst = MAX((double)n->cfg.relay_rate / 4, (double)GLOW_PACKET_MAX_LEN + GLOW_E2E_OVERHEAD);
 	n->relay_tokens = MIN(burst, n->relay_tokens + (double)(now - n->relay_refill_us) * (double)n->cfg.relay_rate / 1e6);
 	n->relay_refill_us = now;
-	if (n->relay_tokens < (double)bytes)
-		return FALSE;
-	n->relay_tokens -= (double)bytes;
-	return TRUE;
+}
+
+static void relay_now(GlowNode *n, const GlowPacketHeader *h, const uint8_t *payload)
+{
+	switch (glow_router_forward(n->router, h, payload)) {
+	case GLOW_ROUTE_SENT:
+		n->relay.packets++;
+		n->relay.bytes += GLOW_PACKET_HEADER_LEN + h->payload_len;
+		break;
+	case GLOW_ROUTE_CONGESTED:
+		break; /* counted by port_send or the link */
+	case GLOW_ROUTE_HOP_LIMIT:
+	case GLOW_ROUTE_NO_ROUTE:
+		n->relay.dropped_no_route++;
+		break;
+	}
+}
+
+static gboolean relay_drain(gpointer data);
+
+static void relay_schedule(GlowNode *n)
+{
+	Queued *q = g_queue_peek_head(&n->relay_queue);
+	double need;
+	guint ms;
+	if (!q || n->relay_timer)
+		return;
+	need = (double)(GLOW_PACKET_HEADER_LEN + q->h.payload_len) - n->relay_tokens;
+	ms = need <= 0 ? 0 : (guint)MIN(need * 1000 / (double)n->cfg.relay_rate + 1, 1000.0);
+	n->relay_timer = g_timeout_source_new(ms);
+	g_source_set_callback(n->relay_timer, relay_drain, n, NULL);
+	g_source_attach(n->relay_timer, n->ctx);
+}
+
+static gboolean relay_drain(gpointer data)
+{
+	GlowNode *n = data;
+	Queued *q;
+	g_source_unref(n->relay_timer);
+	n->relay_timer = NULL;
+	relay_refill(n);
+	while ((q = g_queue_peek_head(&n->relay_queue))) {
+		gsize bytes = GLOW_PACKET_HEADER_LEN + q->h.payload_len;
+		if (n->relay_tokens < (double)bytes)
+			break;
+		g_queue_pop_head(&n->relay_queue);
+		n->relay_tokens -= (double)bytes;
+		n->relay_queued -= bytes;
+		relay_now(n, &q->h, q->payload);
+		g_free(q->payload);
+		g_free(q);
+	}
+	relay_schedule(n);
+	return G_SOURCE_REMOVE;
 }
 
 /* A sealed packet between two other nodes: pass it on unread. */
 static void relay(GlowNode *n, const GlowPacketHeader *h, const uint8_t *payload)
 {
 	gsize bytes = GLOW_PACKET_HEADER_LEN + h->payload_len;
+	Queued *q;
+
 	if (glow_node_id_equal(&h->src.node, &n->identity->id)) {
 		/* Our own packet came back, or someone speaks for us: never pass it on. */
 		n->relay.dropped_no_route++;
@@ -421,22 +473,26 @@ static void relay(GlowNode *n, const GlowPacketHeader *h, const uint8_t *payload
 		n->relay.refused_policy++;
 		return;
 	}
-	if (!relay_rate_ok(n, bytes)) {
+	if (!n->cfg.relay_rate) {
+		relay_now(n, h, payload);
+		return;
+	}
+	relay_refill(n);
+	if (g_queue_is_empty(&n->relay_queue) && n->relay_tokens >= (double)bytes) {
+		n->relay_tokens -= (double)bytes;
+		relay_now(n, h, payload);
+		return;
+	}
+	if (n->relay_queued + bytes > GLOW_RELAY_SHAPER_MAX) {
 		n->relay.refused_rate++;
 		return;
 	}
-	switch (glow_router_forward(n->router, h, payload)) {
-	case GLOW_ROUTE_SENT:
-		n->relay.packets++;
-		n->relay.bytes += bytes;
-		break;
-	case GLOW_ROUTE_CONGESTED:
-		break; /* counted by port_send or the link */
-	case GLOW_ROUTE_HOP_LIMIT:
-	case GLOW_ROUTE_NO_ROUTE:
-		n->relay.dropped_no_route++;
-		break;
-	}
+	q = g_new(Queued, 1);
+	q->h = *h;
+	q->payload = h->payload_len ? g_memdup2(payload, h->payload_len) : NULL;
+	g_queue_push_tail(&n->relay_queue, q);
+	n->relay_queued += bytes;
+	relay_schedule(n);
 }
 
 /* --- links ----------------------------------------------------------------------------- */
@@ -1042,6 +1098,7 @@ GlowNode *glow_node_new(GMainContext *ctx, const GlowNodeConfig *cfg, GError **e
 	n->next_link_id = 1;
 	g_queue_init(&n->local_queue);
 	g_queue_init(&n->events);
+	g_queue_init(&n->relay_queue);
 
 	n->identity = glow_identity_load_or_create(cfg->state_dir, &created, error);
 	if (!n->identity)
@@ -1120,6 +1177,14 @@ void glow_node_free(GlowNode *n)
 	n->router = NULL;
 	while ((v = g_queue_pop_head(&n->events)))
 		g_free(v);
+	while ((q = g_queue_pop_head(&n->relay_queue))) {
+		g_free(q->payload);
+		g_free(q);
+	}
+	if (n->relay_timer) {
+		g_source_destroy(n->relay_timer);
+		g_source_unref(n->relay_timer);
+	}
 	if (n->events_idle) {
 		g_source_destroy(n->events_idle);
 		g_source_unref(n->events_idle);

@@ -37,6 +37,7 @@
 /* Routing and relaying (docs/routing.md). */
 #define GLOW_ROUTER_TICK_MS 200
 #define GLOW_RELAY_QUEUE_SHARE 2                  /* relayed packets may fill 1/2 of a link's queue */
+#define GLOW_RELAY_SHAPER_MAX (8u * 1024 * 1024)  /* relayed bytes waiting for relay_rate tokens */
 
 /* Link records (docs/firefly.md "Link layer"). */
 #define GLOW_LINK_PROLOGUE "glow-link-v1"

@@ -125,12 +125,29 @@ echo "# line: a -> c (one relay) small-call latency: p50 $(echo "$m" | json_num 
 stop_node b
 wait_no_route a "$ID_C" 20 && ok "line: with b gone, a loses its route to c" || not_ok "line: a loses its route to c"
 expect_out "line: calls to c fail fast as unreachable" 1 "unreachable" g a -t 3000 call "glow://$ID_C/0" Info
-printf '[router]\nrelay=none\n' >"$TMP/b/glowd.conf"
+# relay_rate shapes: a 2 MiB stream through b limited to 1 MB/s takes at
+# least ~1.7 s (2 MiB less the quarter-second burst) and loses nothing.
+printf '[router]\nrelay_rate=1000000\n' >"$TMP/b/glowd.conf"
 rm -f "$TMP/b/out"
 t0=$(date +%s%3N)
 node b 0.0.0.0
 wait_route a "$ID_B" 5 && ok "line: a links to b again after b restarts ($(($(date +%s%3N) - t0)) ms after the restart)" \
 	|| not_ok "line: a relinks to b"
+wait_route a "$ID_C" 5
+t0=$(date +%s%3N)
+items=$(g a -t 20000 call "glow://$ID_C/3" Source '{"count":32,"size":65536}' 2>&1 | grep -c '"seq"')
+took=$(($(date +%s%3N) - t0))
+echo "# line: 2 MiB through b with relay_rate=1000000: $took ms"
+[ "$items" = 32 ] && ok "line: a rate-limited relay delivers the whole stream ($items items)" \
+	|| not_ok "line: rate-limited stream got $items of 32 items"
+[ "$took" -ge 1200 ] && ok "line: the relay holds it to its rate ($took ms for 2 MiB at 1 MB/s)" \
+	|| not_ok "line: 2 MiB at 1 MB/s took only $took ms"
+expect_out "line: b refused nothing while shaping" 0 '"relay_refused" : 0' info b
+stop_node b
+printf '[router]\nrelay=none\n' >"$TMP/b/glowd.conf"
+rm -f "$TMP/b/out"
+node b 0.0.0.0
+wait_route a "$ID_B" 5 && ok "line: b is back with relay=none" || not_ok "line: b is back with relay=none"
 sleep 1.5
 expect_out "line: b with relay=none offers no route to c" 1 "no route|no reachable|unreachable" g a --json routes "$ID_C"
 expect_out "line: b reports its policy" 0 '"relay" : "none"' info b
