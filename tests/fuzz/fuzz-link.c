@@ -43,7 +43,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define MAX_ROUNDS 100000
 #define CHUNK_RAW 0xff
 
-enum { REC_DATA = 1, REC_PING = 2, REC_PONG = 3, REC_REKEY = 4, REC_CLOSE = 5 };
+enum { REC_DATA = 1, REC_PING = 2, REC_PONG = 3, REC_REKEY = 4, REC_CLOSE = 5, REC_CLEAR = 6 };
 
 static GlowIdentity *self;
 static FuzzPeer peer; /* the harness, in sealed mode */
@@ -126,7 +126,14 @@ static void drain(Session *s)
 			break;
 		FUZZ_CHECK(len >= 1 + GLOW_NOISE_TAGLEN);
 		uint8_t *rec = fuzz_dup(p + 2, len);
-		FUZZ_CHECK(glow_noise_cipher_decrypt(s->rx, &rec[0], 1, rec + 1, len - 1, rec + 1) == 0);
+		if (rec[0] == REC_CLEAR) {
+			/* body in clear, tag over type || body */
+			uint8_t none[1];
+			FUZZ_CHECK(glow_noise_cipher_decrypt(s->rx, rec, len - GLOW_NOISE_TAGLEN, rec + len - GLOW_NOISE_TAGLEN,
+			                                     GLOW_NOISE_TAGLEN, none) == 0);
+		} else {
+			FUZZ_CHECK(glow_noise_cipher_decrypt(s->rx, &rec[0], 1, rec + 1, len - 1, rec + 1) == 0);
+		}
 		if (rec[0] == REC_REKEY)
 			glow_noise_cipher_rekey(s->rx);
 		else if (rec[0] == REC_PONG)
@@ -302,7 +309,12 @@ static void run_sealed(Session *s, const uint8_t *data, size_t size)
 		}
 		plen = MIN(plen, (size_t)GLOW_LINK_MAX_RECORD_PLAIN);
 		rec[0] = type;
-		FUZZ_CHECK(glow_noise_cipher_encrypt(&c1, &rec[0], 1, p, plen, rec + 1) == 0);
+		if (type == REC_CLEAR) {
+			memcpy(rec + 1, p, plen);
+			FUZZ_CHECK(glow_noise_cipher_encrypt(&c1, rec, 1 + plen, p, 0, rec + 1 + plen) == 0);
+		} else {
+			FUZZ_CHECK(glow_noise_cipher_encrypt(&c1, &rec[0], 1, p, plen, rec + 1) == 0);
+		}
 		put_frame(out, rec, 1 + plen + GLOW_NOISE_TAGLEN);
 		if (type == REC_REKEY)
 			glow_noise_cipher_rekey(&c1);

@@ -24,6 +24,7 @@ typedef struct {
 	gboolean replay;         /* duplicate the next chunk a->b */
 	guint64 a_to_b_bytes;
 	int chunks;
+	GByteArray *capture;     /* when set, every byte a->b */
 } Relay;
 
 typedef struct {
@@ -71,6 +72,8 @@ static void pump(Relay *r, int from, int to, gboolean a_to_b)
 	}
 	if (r->blackhole)
 		return;
+	if (a_to_b && r->capture)
+		g_byte_array_append(r->capture, buf, (guint)n);
 	if (a_to_b) {
 		r->chunks++;
 		if (r->tamper_after >= 0 && r->a_to_b_bytes > 200 && r->tamper_after-- == 0)
@@ -232,6 +235,79 @@ static void test_packets_intact(void)
 	g_assert_false(f.b.closed);
 	check_received(&f, sent);
 	fixture_stop(&f);
+}
+
+/* SEALED packets (whose bodies go in CLEAR records) between MESSAGEs (DATA),
+ * sizes up to the largest SEALED packet, with a rekey every 3 records. */
+static void send_mixed(Fixture *f, guint n, GPtrArray *sent)
+{
+	for (guint i = 0; i < n; i++) {
+		gboolean sealed = i % 2 == 0;
+		gsize max = sealed ? GLOW_PACKET_MAX_PAYLOAD + GLOW_E2E_OVERHEAD : 70000;
+		gsize len = i >= n - 2 ? max : (i * 104729u) % (max + 1);
+		uint8_t *p = g_malloc(len + 1);
+		GlowPacketHeader h = { .version = 1, .type = sealed ? GLOW_PKT_SEALED : GLOW_PKT_MESSAGE,
+		                       .hop_limit = 3, .payload_len = (uint32_t)len, .call_id = i };
+		h.src.node = f->ida->id;
+		h.dst.node = f->idb->id;
+		randombytes_buf(p, len);
+		if (len >= 64)
+			memcpy(p + len - 64, sealed ? "CLEAR-MARKER" : "DATA-MARKER!", 12);
+		while (glow_link_queued(f->a.link) > 4 * 1024 * 1024)
+			g_main_context_iteration(f->ctx, TRUE);
+		g_assert_true(glow_link_send(f->a.link, &h, p));
+		uint8_t *whole = g_malloc(GLOW_PACKET_HEADER_LEN + len);
+		glow_packet_encode_header(&h, whole);
+		memcpy(whole + GLOW_PACKET_HEADER_LEN, p, len);
+		g_ptr_array_add(sent, g_bytes_new_take(whole, GLOW_PACKET_HEADER_LEN + len));
+		g_free(p);
+	}
+}
+
+static gboolean contains(GByteArray *hay, const char *needle)
+{
+	return memmem(hay->data, hay->len, needle, strlen(needle)) != NULL;
+}
+
+static void test_clear_records(void)
+{
+	Fixture f;
+	GlowLinkConfig cfg = test_config();
+	g_autoptr(GPtrArray) sent = g_ptr_array_new_with_free_func((GDestroyNotify)g_bytes_unref);
+	g_autoptr(GByteArray) wire = g_byte_array_new();
+	cfg.rekey_records = 3;
+	fixture_start(&f, &cfg, NULL);
+	g_assert_true(run_until(&f, both_up, 5000));
+	f.relay.capture = wire;
+	send_mixed(&f, 30, sent);
+	want_packets = 30;
+	g_assert_true(run_until(&f, b_has_packets, 10000));
+	g_assert_false(f.a.closed || f.b.closed);
+	check_received(&f, sent);
+	/* Bodies of SEALED packets (end-to-end ciphertext) cross in clear;
+	 * everything else is encrypted. */
+	g_assert_true(contains(wire, "CLEAR-MARKER"));
+	g_assert_false(contains(wire, "DATA-MARKER!"));
+	f.relay.capture = NULL;
+	fixture_stop(&f);
+}
+
+static void test_tampered_clear_record(void)
+{
+	Fixture f;
+	GlowLinkConfig cfg = test_config();
+	g_autoptr(GPtrArray) sent = g_ptr_array_new_with_free_func((GDestroyNotify)g_bytes_unref);
+	GlowPacketHeader h = { .version = 1, .type = GLOW_PKT_SEALED, .hop_limit = 3, .payload_len = 200000 };
+	g_autofree uint8_t *p = g_malloc0(200000);
+	fixture_start(&f, &cfg, NULL);
+	g_assert_true(run_until(&f, both_up, 5000));
+	f.relay.tamper_after = 0; /* the middle of the first chunk: inside the body */
+	g_assert_true(glow_link_send(f.a.link, &h, p));
+	g_assert_true(run_until(&f, b_closed, 5000));
+	g_assert_nonnull(strstr(f.b.reason, "authentication"));
+	g_assert_cmpuint(f.b.packets->len, ==, 0);
+	fixture_stop(&f);
+	(void)sent;
 }
 
 static void test_rekey(void)
@@ -416,6 +492,8 @@ int main(int argc, char **argv)
 	g_test_add_func("/link/handshake", test_handshake);
 	g_test_add_func("/link/packets-intact", test_packets_intact);
 	g_test_add_func("/link/rekey", test_rekey);
+	g_test_add_func("/link/clear-records", test_clear_records);
+	g_test_add_func("/link/tampered-clear-record", test_tampered_clear_record);
 	g_test_add_func("/link/wrong-peer", test_wrong_peer);
 	g_test_add_func("/link/tampered-record", test_tampered_record);
 	g_test_add_func("/link/replayed-record", test_replayed_record);
