@@ -70,7 +70,10 @@ struct GlowLink {
 	gint64 created_us, last_rx_us, last_tx_us, last_rekey_us;
 	gint64 ping_sent_us;
 	guint64 ping_seq;
-	gint64 busy_since_us;  /* first record sent since we last heard the peer (0: none) */
+	gint64 busy_since_us;  /* no path info: first record sent since we last heard the peer (0: none) */
+	gint64 unacked_since_us; /* path info: first write while nothing was outstanding (0: none) */
+	guint64 retrans_seen, bytes_seen; /* path info at the last check: for the loss estimate */
+	gboolean have_path;    /* the transport gives path info: RTT and loss come from it */
 	gint64 hs_sent_us;     /* our last handshake message: its answer gives the first RTT */
 	guint64 records_since_rekey;
 	GlowLinkStats stats;
@@ -261,6 +264,8 @@ static gboolean write_out(GlowLink *l)
 		l->last_tx_us = glow_now_us();
 		if (!l->busy_since_us && l->state == ST_ESTABLISHED)
 			l->busy_since_us = l->last_tx_us;
+		if (!l->unacked_since_us && l->state == ST_ESTABLISHED)
+			l->unacked_since_us = l->last_tx_us;
 	}
 	return TRUE;
 }
@@ -533,8 +538,10 @@ static void handle_record(GlowLink *l, uint8_t *rec, size_t len)
 			guint64 seq;
 			memcpy(&seq, ct, 8);
 			if (seq == l->ping_seq) {
-				rtt_sample(l, (guint64)(glow_now_us() - l->ping_sent_us));
-				loss_sample(l, FALSE);
+				if (!l->have_path) {
+					rtt_sample(l, (guint64)(glow_now_us() - l->ping_sent_us));
+					loss_sample(l, FALSE);
+				}
 				l->ping_sent_us = 0;
 			}
 		}
@@ -620,7 +627,7 @@ static gboolean on_io(int fd, GIOCondition cond, gpointer data)
 
 static void send_ping(GlowLink *l, gint64 now)
 {
-	if (l->ping_sent_us)
+	if (l->ping_sent_us && !l->have_path)
 		loss_sample(l, TRUE);
 	l->ping_seq++;
 	l->ping_sent_us = now;
@@ -628,35 +635,93 @@ static void send_ping(GlowLink *l, gint64 now)
 	flush(l);
 }
 
-/* Two clocks tell a dead peer. An idle link pings every keepalive_ms and
- * is dead after dead_ms of silence. A link that carries traffic probes as
- * soon as the peer has been silent for probe_ms since we sent to it, and
- * is dead after busy_dead_ms: a path in use fails over fast, an idle one
- * costs a ping every keepalive_ms (docs/routing.md "Link liveness"). */
+static void dead(GlowLink *l, const char *fmt, guint ms)
+{
+	g_autofree char *why = g_strdup_printf(fmt, ms);
+	glow_link_close(l, why);
+}
+
+/* With the transport's view of the path (TCP): the peer is gone when it
+ * has acknowledged nothing for busy_dead_ms (or two retransmission
+ * timeouts, on a long path) while our bytes are outstanding. The timeout is
+ * RFC 6298's srtt + 4 rttvar, not the kernel's current one, which doubles
+ * with every retransmission and would put the verdict off for ever. Slow paths and
+ * deep queues are fine as long as acknowledgements come. The kernel's RTT
+ * and retransmissions also give the route cost its inputs. */
+static void check_path(GlowLink *l, const GlowPathInfo *pi, gint64 now)
+{
+	guint rto_ms = MAX(200u, (pi->rtt_us + 4 * pi->rttvar_us) / 1000);
+	guint limit = MAX(l->cfg.busy_dead_ms, 2 * rto_ms);
+	l->have_path = TRUE;
+	if (pi->rtt_us) {
+		l->stats.rtt_us = pi->rtt_us;
+		l->stats.srtt_us = pi->rtt_us; /* already smoothed by the kernel */
+	}
+	if (pi->mss && l->stats.bytes_out - l->bytes_seen >= 64u * pi->mss) {
+		/* Loss: the share of segments sent again since the last look. */
+		guint64 segs = (l->stats.bytes_out - l->bytes_seen) / pi->mss;
+		guint64 re = pi->retransmits - MIN(l->retrans_seen, pi->retransmits);
+		l->stats.loss_permille = (guint)MIN(1000u, (l->stats.loss_permille * 7 + MIN(1000 * re / segs, 1000u)) / 8);
+		l->retrans_seen = pi->retransmits;
+		l->bytes_seen = l->stats.bytes_out;
+	}
+	if (pi->probes >= 2 && pi->last_ack_ms > limit) {
+		/* Bytes that cannot leave, probed twice without an answer. */
+		dead(l, "peer answered no probe for %u ms: link dead", pi->last_ack_ms);
+		return;
+	}
+	if (!pi->outstanding) {
+		l->unacked_since_us = 0;
+		return;
+	}
+	if (!l->unacked_since_us)
+		l->unacked_since_us = now;
+	guint stalled = (guint)MIN((gint64)pi->last_ack_ms, (now - l->unacked_since_us) / 1000);
+	if (stalled > limit)
+		dead(l, "peer acknowledged nothing for %u ms while our data was outstanding: link dead", stalled);
+}
+
+/* Without it: a link that carries traffic probes as soon as the peer has
+ * been silent for probe_ms since we sent to it, and is dead after
+ * busy_dead_ms (or 4 x its smoothed RTT). */
+static void check_busy(GlowLink *l, gint64 now)
+{
+	gint64 busy = l->busy_since_us ? now - l->busy_since_us : 0;
+	gint64 since_ping = l->ping_sent_us ? now - l->ping_sent_us : G_MAXINT64;
+	gint64 limit = MAX((gint64)l->cfg.busy_dead_ms * 1000, 4 * (gint64)l->stats.srtt_us);
+
+	/* Queued but not yet written counts as sending: the socket may be full. */
+	if (!l->busy_since_us && (l->pend.len || l->wbuf.len))
+		l->busy_since_us = now;
+	if (busy > limit) {
+		dead(l, "peer silent for %u ms while we sent to it: link dead", (guint)(busy / 1000));
+		return;
+	}
+	if (busy > (gint64)l->cfg.probe_ms * 1000 && since_ping > (gint64)l->cfg.probe_ms * 1000)
+		send_ping(l, now);
+}
+
+/* Two clocks tell a dead peer. Idle: a ping every keepalive_ms, dead after
+ * dead_ms of silence. Busy: fast, from the transport's acknowledgements
+ * where it has them (check_path), else from probes (check_busy). A path in
+ * use fails over within about busy_dead_ms; an idle one costs a ping every
+ * keepalive_ms (docs/routing.md "Link liveness"). */
 static void check_liveness(GlowLink *l, gint64 now)
 {
 	gint64 silent = now - l->last_rx_us;
-	gint64 busy = l->busy_since_us ? now - l->busy_since_us : 0;
 	gint64 since_ping = l->ping_sent_us ? now - l->ping_sent_us : G_MAXINT64;
-	/* A slow or deeply queued path answers late even when alive: its own
-	 * round trips (measured under load too, by the probes) stretch the limit. */
-	gint64 busy_dead = MAX((gint64)l->cfg.busy_dead_ms * 1000, 4 * (gint64)l->stats.srtt_us);
+	GlowPathInfo pi = { 0 };
 
 	if (silent > (gint64)l->cfg.dead_ms * 1000) {
-		g_autofree char *why = g_strdup_printf("peer silent for %u ms: link dead", l->cfg.dead_ms);
-		glow_link_close(l, why);
+		dead(l, "peer silent for %u ms: link dead", l->cfg.dead_ms);
 		return;
 	}
-	if (busy > busy_dead) {
-		g_autofree char *why =
-			g_strdup_printf("peer silent for %u ms while we sent to it: link dead", (guint)(busy_dead / 1000));
-		glow_link_close(l, why);
+	if (l->conn->ops->path_info && l->conn->ops->path_info(l->conn, &pi))
+		check_path(l, &pi, now);
+	else
+		check_busy(l, now);
+	if (l->state != ST_ESTABLISHED)
 		return;
-	}
-	if (busy > (gint64)l->cfg.probe_ms * 1000 && since_ping > (gint64)l->cfg.probe_ms * 1000) {
-		send_ping(l, now);
-		return;
-	}
 	/* Ping when either side has been quiet: the pong proves the peer is alive. */
 	if ((now - l->last_tx_us >= (gint64)l->cfg.keepalive_ms * 1000 || silent >= (gint64)l->cfg.keepalive_ms * 1000) &&
 	    since_ping >= (gint64)l->cfg.keepalive_ms * 1000)
@@ -724,6 +789,7 @@ GlowLink *glow_link_new(GMainContext *ctx, guint64 id, GlowConn *conn, gboolean 
 		long n = glow_noise_write_message(&l->hs, NULL, 0, msg, sizeof msg);
 		g_assert(n > 0);
 		send_frame(l, msg, (size_t)n);
+		l->hs_sent_us = glow_now_us();
 	}
 	return l;
 }

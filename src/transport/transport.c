@@ -26,8 +26,31 @@ static ssize_t fd_writev(GlowConn *c, const struct iovec *iov, int iovcnt)
 	return sendmsg(c->fd, &m, MSG_NOSIGNAL);
 }
 
-const GlowConnOps glow_tcp_ops = { "tcp", fd_read, fd_writev };
-const GlowConnOps glow_unix_ops = { "unix", fd_read, fd_writev };
+/* The kernel knows whether the peer acknowledges what we sent, however
+ * slow the path and however much is queued: the best liveness signal a
+ * TCP link has. Bytes the kernel could not send at all (the peer's window
+ * is closed, or the route is gone) are not "outstanding"; for them the
+ * kernel sends probes, and a live peer answers every probe, so unanswered
+ * probes pile up only on a dead path. */
+static gboolean tcp_path_info(GlowConn *c, GlowPathInfo *out)
+{
+	struct tcp_info ti;
+	socklen_t len = sizeof ti;
+	memset(&ti, 0, sizeof ti);
+	if (getsockopt(c->fd, IPPROTO_TCP, TCP_INFO, &ti, &len) != 0 || len < offsetof(struct tcp_info, tcpi_total_retrans))
+		return FALSE;
+	out->outstanding = ti.tcpi_unacked > 0;
+	out->probes = ti.tcpi_probes;
+	out->last_ack_ms = ti.tcpi_last_ack_recv;
+	out->rtt_us = ti.tcpi_rtt;
+	out->rttvar_us = ti.tcpi_rttvar;
+	out->retransmits = ti.tcpi_total_retrans;
+	out->mss = ti.tcpi_snd_mss;
+	return TRUE;
+}
+
+const GlowConnOps glow_tcp_ops = { "tcp", fd_read, fd_writev, tcp_path_info };
+const GlowConnOps glow_unix_ops = { "unix", fd_read, fd_writev, NULL };
 
 static char *sockaddr_text(const struct sockaddr *sa)
 {

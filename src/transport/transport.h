@@ -20,10 +20,23 @@
 
 typedef struct GlowConn GlowConn;
 
+/* What a transport knows of its path, for liveness and route costs. */
+typedef struct {
+	gboolean outstanding;   /* bytes sent that the peer has not acknowledged */
+	guint probes;           /* unanswered probes for bytes that could not be sent (window, no route) */
+	guint last_ack_ms;      /* since the peer last acknowledged anything */
+	guint rtt_us;           /* the transport's smoothed round trip (0: none yet) */
+	guint rttvar_us;        /* and its variation */
+	guint64 retransmits;    /* segments sent again, in all */
+	guint mss;              /* segment size, to turn bytes into segments */
+} GlowPathInfo;
+
 typedef struct {
 	const char *name; /* "tcp", "unix" */
 	ssize_t (*read)(GlowConn *c, void *buf, size_t len);
 	ssize_t (*writev)(GlowConn *c, const struct iovec *iov, int iovcnt);
+	/* Optional (NULL, or FALSE: not known). TCP reads TCP_INFO. */
+	gboolean (*path_info)(GlowConn *c, GlowPathInfo *out);
 } GlowConnOps;
 
 struct GlowConn {

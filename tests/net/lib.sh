@@ -12,6 +12,8 @@ cleanup() {
 	for p in "${PIDS[@]}"; do kill -CONT "$p" 2>/dev/null; kill "$p" 2>/dev/null; done
 	sleep 0.2
 	for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
+	# GLOW_TEST_KEEP=DIR keeps every node's state dir and logs for a look afterwards.
+	[ -n "${GLOW_TEST_KEEP:-}" ] && mkdir -p "$GLOW_TEST_KEEP" && cp -r "$TMP"/. "$GLOW_TEST_KEEP"/
 	rm -rf "$TMP"
 }
 trap cleanup EXIT

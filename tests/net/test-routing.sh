@@ -10,6 +10,8 @@
 #                |                       |       then the r2-r3 wire is cut
 #              [r5] --------14------- [r4]       on r2's side only
 #
+#   slow       [s1] --31-- [s2]                  s2's side shaped to 4 Mbit/s
+#
 #   partition  [p1] --21-- [p2] ..22.. [p3] --23-- [p4]
 #                                                the bridge 22 starts down,
 #                                                comes up, goes down again
@@ -226,6 +228,27 @@ r1=$(info r4 | json_num routing_bytes_out)
 per_link=$(((b1 - b0) / 8 / 2))
 echo "# idle: r4 sends $per_link B/s per link (all Glow records, TCP/IP headers not counted); routing messages $(((r1 - r0) / 8 / 2)) B/s of that (5-node ring)"
 [ "$per_link" -lt 1000 ] && ok "idle: under 1 KB/s per link ($per_link B/s)" || not_ok "idle: $per_link B/s per link"
+
+# ---- a slow link under load is alive ---------------------------------------------------
+# s2's side of the wire shaped to 4 Mbit/s (tc tbf): 3 MB from s2 to s1 take
+# about 6 s, with the queue seconds deep; acknowledgements keep coming, so
+# the link must stay up (a liveness check based on our own probes, queued
+# behind the data, would declare it dead).
+nb_host s1
+nb_host s2
+nb_wire s1 s2 31
+if nb_exec s2 tc qdisc add dev v-s1 root tbf rate 4mbit burst 32kb latency 3000ms 2>/dev/null; then
+	node s2 0.0.0.0
+	node s1 0.0.0.0 "$(conf 198.18.31.2)"
+	ID_S2=$(id_of s2)
+	wait_route s1 "$ID_S2" 5
+	items=$(g s1 -t 30000 call "glow://$ID_S2/3" Source '{"count":3,"size":1000000}' 2>&1 | grep -c '"seq"')
+	[ "$items" = 3 ] && ok "slow: 3 MB over a 4 Mbit/s link arrive" || not_ok "slow: got $items of 3 items"
+	dead=$(grep -c "link dead" "$TMP/s1/err" "$TMP/s2/err" | awk -F: '{ s += $2 } END { print s }')
+	[ "$dead" = 0 ] && ok "slow: the loaded slow link was never declared dead" || not_ok "slow: $dead links declared dead"
+else
+	echo "# slow: tc tbf is not available here; the slow-link check did not run"
+fi
 
 # ---- a partition that heals -----------------------------------------------------------
 for h in p1 p2 p3 p4; do nb_host $h; done
