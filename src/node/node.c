@@ -582,6 +582,7 @@ static gboolean drain_events(gpointer data)
 				e->ev == GLOW_ROUTER_UNREACHABLE ? "no route to %s any more" : "the route to %s broke (a link on it died)",
 				id);
 			log_info("%s", msg);
+			glow_e2e_forget_queued(n->e2e, &e->node);
 			glow_rpc_node_lost(n->rpc, &e->node, GLOW_ERR_UNREACHABLE, msg);
 			fail_session_calls(n, &e->node, msg);
 		}

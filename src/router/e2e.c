@@ -7,8 +7,8 @@
 
 /* Packets (docs/firefly.md "End-to-end sessions"); integers big-endian:
  *
- *   E2E_INIT  u32 sender index | IK message 1   (-> e, es, s, ss; empty payload)
- *   E2E_RESP  u32 sender index | u32 receiver index | IK message 2   (<- e, ee, se)
+ *   E2E_INIT  IK message 1 (-> e, es, s, ss), payload: u32 sender index
+ *   E2E_RESP  u32 receiver index | IK message 2 (<- e, ee, se), payload: u32 sender index
  *   SEALED    u32 receiver index | u64 counter | ChaChaPoly(k, counter,
  *             ad = outer header with hop_limit 0, inner header | inner payload)
  *
@@ -72,6 +72,7 @@ struct GlowE2e {
 	/* Node-wide bounds on work that unauthenticated packets can cause. */
 	guint64 answer_window_ms, unknown_window_ms;
 	guint answers, unknowns;
+	guint64 now;            /* the time of the call in progress */
 	uint8_t test_e[32];     /* glow_e2e_test_fix_next */
 	guint32 test_index;
 	gboolean test_fixed;
@@ -194,10 +195,12 @@ static void handshake_clear(GlowE2e *e, Peer *p)
 
 static void queue_clear(GlowE2e *e, Peer *p, GlowErrorCode code, const char *why)
 {
+	GQueue gone = p->queue; /* detached first: nothing a callback does can loop on it */
 	Queued *q;
-	while ((q = g_queue_pop_head(&p->queue))) {
-		p->queued -= GLOW_PACKET_HEADER_LEN + q->h.payload_len;
-		e->queued -= GLOW_PACKET_HEADER_LEN + q->h.payload_len;
+	g_queue_init(&p->queue);
+	e->queued -= p->queued;
+	p->queued = 0;
+	while ((q = g_queue_pop_head(&gone))) {
 		if (code != GLOW_OK && e->out.dropped)
 			e->out.dropped(e->user, &q->h, code, why);
 		g_free(q->payload);
@@ -221,11 +224,37 @@ static void peer_destroy(GlowE2e *e, Peer *p)
 	g_hash_table_remove(e->peers, &p->id); /* frees p */
 }
 
+/* With the table full, the peer least recently used goes, if it has nothing
+ * waiting and was not used in the last second: its sessions are only a
+ * cache that a new handshake rebuilds. So a flood of throwaway identities
+ * cannot lock out the nodes actually in use. */
+static gboolean evict_one(GlowE2e *e, guint64 now)
+{
+	GHashTableIter it;
+	gpointer v;
+	Peer *oldest = NULL;
+	g_hash_table_iter_init(&it, e->peers);
+	while (g_hash_table_iter_next(&it, NULL, &v)) {
+		Peer *p = v;
+		if (p->hs || !g_queue_is_empty(&p->queue) || now - p->used_ms < 1000)
+			continue;
+		if (!oldest || p->used_ms < oldest->used_ms)
+			oldest = p;
+	}
+	if (!oldest)
+		return FALSE;
+	e->stats.peers_evicted++;
+	peer_destroy(e, oldest);
+	return TRUE;
+}
+
 static Peer *peer_get(GlowE2e *e, const GlowNodeId *id, gboolean create)
 {
 	Peer *p = g_hash_table_lookup(e->peers, id);
-	if (p || !create || g_hash_table_size(e->peers) >= GLOW_E2E_MAX_PEERS)
+	if (p || !create)
 		return p;
+	if (g_hash_table_size(e->peers) >= GLOW_E2E_MAX_PEERS && !evict_one(e, e->now))
+		return NULL;
 	p = g_new0(Peer, 1);
 	p->id = *id;
 	p->key_ok = crypto_sign_ed25519_pk_to_curve25519(p->x_pub, id->b) == 0;
@@ -346,6 +375,7 @@ static void start_handshake(GlowE2e *e, Peer *p, guint64 now)
 		.e_priv = e->test_fixed ? e->test_e : NULL,
 	};
 	GlowPacketHeader o;
+	uint8_t idx[4];
 	long n;
 
 	if (p->hs)
@@ -353,15 +383,15 @@ static void start_handshake(GlowE2e *e, Peer *p, guint64 now)
 	e->test_fixed = FALSE;
 	prologue(&e->self->id, &p->id, pro);
 	p->hs = g_new0(GlowNoiseHandshake, 1);
+	p->hs_index = new_index(e);
+	/* Our index travels inside the Noise payload: no relay can change it. */
+	put_u32(idx, p->hs_index);
 	if (glow_noise_handshake_init(p->hs, &nc) != 0 ||
-	    (n = glow_noise_write_message(p->hs, NULL, 0, p->hs_msg + 4, sizeof p->hs_msg - 4)) !=
-	            GLOW_E2E_INIT_LEN - 4) {
+	    (n = glow_noise_write_message(p->hs, idx, 4, p->hs_msg, sizeof p->hs_msg)) != GLOW_E2E_INIT_LEN) {
 		handshake_clear(e, p);
 		return;
 	}
-	p->hs_index = new_index(e);
 	g_hash_table_insert(e->pending, GUINT_TO_POINTER(p->hs_index), p);
-	put_u32(p->hs_msg, p->hs_index);
 	p->hs_started_ms = p->hs_sent_ms = now;
 	e->stats.handshakes_started++;
 	outer_header(e, &o, GLOW_PKT_E2E_INIT, &p->id, 0, GLOW_E2E_INIT_LEN);
@@ -375,7 +405,10 @@ static gboolean session_fresh(const GlowE2e *e, const Session *s, guint64 now)
 
 GlowErrorCode glow_e2e_send(GlowE2e *e, const GlowPacketHeader *h, const uint8_t *payload, guint64 now_ms)
 {
-	Peer *p = peer_get(e, &h->dst.node, TRUE);
+	Peer *p;
+
+	e->now = now_ms;
+	p = peer_get(e, &h->dst.node, TRUE);
 	gsize size = GLOW_PACKET_HEADER_LEN + h->payload_len;
 	Queued *q;
 
@@ -443,44 +476,46 @@ static gboolean receive_init(GlowE2e *e, const GlowPacketHeader *h, const uint8_
 		.e_priv = e->test_fixed ? e->test_e : NULL,
 	};
 	GlowNoiseHandshake hs;
-	uint8_t reply[GLOW_E2E_RESP_LEN], none[1], claimed[32];
+	uint8_t reply[GLOW_E2E_RESP_LEN], idx[4], claimed[32];
 	const uint8_t *rs;
 	GlowPacketHeader o;
 	Peer *p;
-	guint32 local;
+	guint32 local, remote;
 	gboolean ok = FALSE;
 
-	if (h->payload_len != GLOW_E2E_INIT_LEN || get_u32(payload) == IDX_NONE ||
-	    crypto_sign_ed25519_pk_to_curve25519(claimed, h->src.node.b) != 0)
+	if (h->payload_len != GLOW_E2E_INIT_LEN || crypto_sign_ed25519_pk_to_curve25519(claimed, h->src.node.b) != 0)
 		return e->stats.rejected_malformed++, FALSE;
-	/* Rate limits before any DH: per claimed initiator, and for the node. */
-	p = peer_get(e, &h->src.node, FALSE);
-	if ((p && !window_ok(&p->rate_start_ms, &p->rate_count, GLOW_E2E_HANDSHAKES_PER_SEC, now)) ||
-	    !window_ok(&e->answer_window_ms, &e->answers, GLOW_E2E_HANDSHAKES_NODE_PER_SEC, now))
+	/* Before any DH, a bound for the node. Over it, messages are admitted at
+	 * random in proportion, so a flood of forgeries slows legitimate
+	 * handshakes (which retry every second) but cannot stop them. */
+	if (!window_ok(&e->answer_window_ms, &e->answers, GLOW_E2E_HANDSHAKES_NODE_PER_SEC, now) &&
+	    randombytes_uniform(e->answers) >= GLOW_E2E_HANDSHAKES_NODE_PER_SEC)
 		return e->stats.rejected_rate++, FALSE;
 	prologue(&h->src.node, &e->self->id, pro);
 	e->test_fixed = FALSE;
 	if (glow_noise_handshake_init(&hs, &nc) != 0)
 		return FALSE;
-	if (glow_noise_read_message(&hs, payload + 4, GLOW_E2E_INIT_LEN - 4, none, 0) != 0 ||
-	    !(rs = glow_noise_remote_static(&hs)) || sodium_memcmp(rs, claimed, 32) != 0) {
+	if (glow_noise_read_message(&hs, payload, GLOW_E2E_INIT_LEN, idx, sizeof idx) != sizeof idx ||
+	    !(rs = glow_noise_remote_static(&hs)) || sodium_memcmp(rs, claimed, 32) != 0 ||
+	    (remote = get_u32(idx)) == IDX_NONE) {
 		/* Not from the node it claims to be (or not a Noise message at all). */
 		e->stats.rejected_auth++;
 		goto out;
 	}
-	/* Only an authenticated initiator gets state here. */
+	/* Only an authenticated initiator gets state here, and only it can use
+	 * up its own allowance (a replayed message 1 is authentic too). */
 	p = peer_get(e, &h->src.node, TRUE);
-	if (!p) {
+	if (!p || !window_ok(&p->rate_start_ms, &p->rate_count, GLOW_E2E_HANDSHAKES_PER_SEC, now)) {
 		e->stats.rejected_rate++;
 		goto out;
 	}
 	local = new_index(e);
-	put_u32(reply, local);
-	put_u32(reply + 4, get_u32(payload));
-	if (glow_noise_write_message(&hs, NULL, 0, reply + 8, sizeof reply - 8) != GLOW_E2E_RESP_LEN - 8 ||
+	put_u32(reply, remote);
+	put_u32(idx, local);
+	if (glow_noise_write_message(&hs, idx, sizeof idx, reply + 4, sizeof reply - 4) != GLOW_E2E_RESP_LEN - 4 ||
 	    !glow_noise_handshake_done(&hs))
 		goto out;
-	session_add(e, p, FALSE, local, get_u32(payload), &hs, now);
+	session_add(e, p, FALSE, local, remote, &hs, now);
 	p->used_ms = now;
 	e->stats.handshakes_answered++;
 	outer_header(e, &o, GLOW_PKT_E2E_RESP, &p->id, 0, sizeof reply);
@@ -498,16 +533,15 @@ static gboolean receive_resp(GlowE2e *e, const GlowPacketHeader *h, const uint8_
 
 	if (h->payload_len != GLOW_E2E_RESP_LEN)
 		return e->stats.rejected_malformed++, FALSE;
-	remote = get_u32(payload);
-	local = get_u32(payload + 4);
+	local = get_u32(payload);
 	p = g_hash_table_lookup(e->pending, GUINT_TO_POINTER(local));
-	if (!p || !glow_node_id_equal(&p->id, &h->src.node) || remote == IDX_NONE)
+	if (!p || !glow_node_id_equal(&p->id, &h->src.node))
 		return e->stats.rejected_unknown_session++, FALSE;
 	/* A bad message 2 (forged by a relay) leaves the handshake usable for the real one. */
 	GlowNoiseHandshake trial = *p->hs;
-	uint8_t none[1];
-	if (glow_noise_read_message(&trial, payload + 8, GLOW_E2E_RESP_LEN - 8, none, 0) != 0 ||
-	    !glow_noise_handshake_done(&trial)) {
+	uint8_t idx[4];
+	if (glow_noise_read_message(&trial, payload + 4, GLOW_E2E_RESP_LEN - 4, idx, sizeof idx) != sizeof idx ||
+	    !glow_noise_handshake_done(&trial) || (remote = get_u32(idx)) == IDX_NONE) {
 		glow_noise_handshake_clear(&trial);
 		return e->stats.rejected_auth++, FALSE;
 	}
@@ -588,6 +622,7 @@ static gboolean receive_sealed(GlowE2e *e, const GlowPacketHeader *h, const uint
 
 gboolean glow_e2e_receive(GlowE2e *e, const GlowPacketHeader *h, const uint8_t *payload, guint64 now_ms)
 {
+	e->now = now_ms;
 	if (!glow_node_id_equal(&h->dst.node, &e->self->id) || glow_node_id_equal(&h->src.node, &e->self->id))
 		return e->stats.rejected_malformed++, FALSE;
 	switch (h->type) {
@@ -635,13 +670,17 @@ static void tick_peer(GlowE2e *e, Peer *p, guint64 now)
 
 void glow_e2e_tick(GlowE2e *e, guint64 now_ms)
 {
+	GPtrArray *all = g_ptr_array_new(), *idle = g_ptr_array_new();
 	GHashTableIter it;
 	gpointer v;
-	GPtrArray *idle = g_ptr_array_new();
 
+	e->now = now_ms;
+	/* A snapshot: callbacks (dropped) run in tick_peer. */
 	g_hash_table_iter_init(&it, e->peers);
-	while (g_hash_table_iter_next(&it, NULL, &v)) {
-		Peer *p = v;
+	while (g_hash_table_iter_next(&it, NULL, &v))
+		g_ptr_array_add(all, v);
+	for (guint i = 0; i < all->len; i++) {
+		Peer *p = all->pdata[i];
 		tick_peer(e, p, now_ms);
 		if (!p->sessions->len && !p->hs && g_queue_is_empty(&p->queue) && now_ms - p->used_ms >= e->cfg.retry_ms * 2 &&
 		    now_ms - p->rate_start_ms >= 1000)
@@ -650,6 +689,14 @@ void glow_e2e_tick(GlowE2e *e, guint64 now_ms)
 	for (guint i = 0; i < idle->len; i++)
 		peer_destroy(e, idle->pdata[i]);
 	g_ptr_array_free(idle, TRUE);
+	g_ptr_array_free(all, TRUE);
+}
+
+void glow_e2e_forget_queued(GlowE2e *e, const GlowNodeId *peer)
+{
+	Peer *p = g_hash_table_lookup(e->peers, peer);
+	if (p)
+		queue_clear(e, p, GLOW_OK, NULL);
 }
 
 /* --- lifecycle ------------------------------------------------------------------------------- */

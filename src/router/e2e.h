@@ -17,8 +17,9 @@
  * format and rules: docs/firefly.md "End-to-end sessions".
  *
  * Ownership: GlowE2e keeps a pointer to the identity (which must outlive
- * it) and copies every packet it queues. Output callbacks may not call back
- * into the GlowE2e except glow_e2e_send from `deliver`/`dropped`.
+ * it) and copies every packet it queues. Output callbacks must not call
+ * back into the GlowE2e, except that `deliver` may call glow_e2e_send (a
+ * handler answering at once).
  * Not thread-safe.
  */
 #pragma once
@@ -64,6 +65,9 @@ GlowErrorCode glow_e2e_send(GlowE2e *e, const GlowPacketHeader *h, const uint8_t
 gboolean glow_e2e_receive(GlowE2e *e, const GlowPacketHeader *h, const uint8_t *payload, guint64 now_ms);
 /* Retries and fails handshakes, drops old sessions. Call every few hundred ms. */
 void glow_e2e_tick(GlowE2e *e, guint64 now_ms);
+/* Drops, silently, the packets waiting for a session with peer (their calls
+ * have been failed already: the node became unreachable). */
+void glow_e2e_forget_queued(GlowE2e *e, const GlowNodeId *peer);
 
 typedef struct {
 	guint64 sealed, opened;          /* inner packets */
@@ -71,6 +75,7 @@ typedef struct {
 	guint64 rejected_malformed, rejected_auth, rejected_replay, rejected_unknown_session,
 	        rejected_rate, rejected_inner;
 	guint64 queue_drops;
+	guint64 peers_evicted;
 } GlowE2eStats;
 
 const GlowE2eStats *glow_e2e_stats(const GlowE2e *e);

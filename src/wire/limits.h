@@ -17,8 +17,8 @@
 #define GLOW_E2E_PROLOGUE "glow-e2e-v1"
 /* SEALED payload = u32 receiver index | u64 counter | AEAD(inner header + payload) */
 #define GLOW_E2E_OVERHEAD (4 + 8 + GLOW_PACKET_HEADER_LEN + 16)
-#define GLOW_E2E_INIT_LEN (4 + 32 + 48 + 16)      /* sender index | IK message 1, empty payload */
-#define GLOW_E2E_RESP_LEN (4 + 4 + 32 + 16)       /* sender | receiver index | IK message 2 */
+#define GLOW_E2E_INIT_LEN (32 + 48 + 4 + 16)      /* IK message 1 carrying the sender index */
+#define GLOW_E2E_RESP_LEN (4 + 32 + 4 + 16)       /* receiver index | IK message 2 carrying the sender index */
 #define GLOW_E2E_HANDSHAKE_MS 5000                /* a handshake not answered by then fails */
 #define GLOW_E2E_RETRY_MS 1000                    /* message 1 is sent again this often meanwhile */
 #define GLOW_E2E_REKEY_MS (10u * 60 * 1000)       /* a session this old is replaced on next use */

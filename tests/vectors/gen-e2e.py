@@ -85,13 +85,13 @@ def x25519_pub(priv):
     return nb.crypto_scalarmult_base(priv)
 
 
-def ik_message1(ss, s_priv, s_pub, e_priv, rs):
+def ik_message1(ss, s_priv, s_pub, e_priv, rs, payload):
     e_pub = x25519_pub(e_priv)
     ss.mix_hash(e_pub)
     ss.mix_key(dh(e_priv, rs))
     enc_s = ss.encrypt_and_hash(s_pub)
     ss.mix_key(dh(s_priv, rs))
-    return e_pub + enc_s + ss.encrypt_and_hash(b"")
+    return e_pub + enc_s + ss.encrypt_and_hash(payload)
 
 
 def ik_read1(ss, s_priv, msg):
@@ -100,16 +100,15 @@ def ik_read1(ss, s_priv, msg):
     ss.mix_key(dh(s_priv, re))
     rs = ss.decrypt_and_hash(msg[32:80])
     ss.mix_key(dh(s_priv, rs))
-    assert ss.decrypt_and_hash(msg[80:]) == b""
-    return re, rs
+    return re, rs, ss.decrypt_and_hash(msg[80:])
 
 
-def ik_message2(ss, e_priv, re, rs):
+def ik_message2(ss, e_priv, re, rs, payload):
     e_pub = x25519_pub(e_priv)
     ss.mix_hash(e_pub)
     ss.mix_key(dh(e_priv, re))
     ss.mix_key(dh(e_priv, rs))
-    return e_pub + ss.encrypt_and_hash(b"")
+    return e_pub + ss.encrypt_and_hash(payload)
 
 
 def ik_read2(ss, s_priv, e_priv, msg):
@@ -117,7 +116,7 @@ def ik_read2(ss, s_priv, e_priv, msg):
     ss.mix_hash(re)
     ss.mix_key(dh(e_priv, re))
     ss.mix_key(dh(s_priv, re))
-    assert ss.decrypt_and_hash(msg[32:]) == b""
+    return ss.decrypt_and_hash(msg[32:])
 
 
 def fnv(name):
@@ -162,17 +161,18 @@ def main():
     for ss in (ia, rb):
         ss.mix_hash(prologue)
         ss.mix_hash(xp_b)            # <- s: the responder's static is known
-    msg1 = ik_message1(ia, xs_a, xp_a, e_a, xp_b)
-    re, rs = ik_read1(rb, xs_b, msg1)
-    assert rs == xp_a
-    msg2 = ik_message2(rb, e_b, re, rs)
-    ik_read2(ia, xs_a, e_a, msg2)
+    # Each side's session index is the payload of its handshake message.
+    msg1 = ik_message1(ia, xs_a, xp_a, e_a, xp_b, struct.pack(">I", idx_a))
+    re, rs, p1 = ik_read1(rb, xs_b, msg1)
+    assert rs == xp_a and p1 == struct.pack(">I", idx_a)
+    msg2 = ik_message2(rb, e_b, re, rs, struct.pack(">I", idx_b))
+    assert ik_read2(ia, xs_a, e_a, msg2) == struct.pack(">I", idx_b)
     a_send, a_recv = ia.split()
     b_recv, b_send = rb.split()
     assert a_send == b_recv and a_recv == b_send and ia.h == rb.h
 
-    init_pkt = outer(10, struct.pack(">I", idx_a) + msg1, id_b, id_a)
-    resp_pkt = outer(11, struct.pack(">II", idx_b, idx_a) + msg2, id_a, id_b)
+    init_pkt = outer(10, msg1, id_b, id_a)
+    resp_pkt = outer(11, struct.pack(">I", idx_a) + msg2, id_a, id_b)
     # The CALL `glow status` would make of B, from A's first control-session endpoint.
     node_if, info_m = fnv("glow.Node"), fnv("glow.Node.Info")
     call = header(1, 16, 0, (id_b, 0), (id_a, 1 << 63), call_id=1, iface=node_if, method=info_m, deadline=10000)
@@ -210,9 +210,9 @@ def main():
     w("index_a: %08x" % idx_a)
     w("index_b: %08x" % idx_b)
     w("prologue: " + hx(prologue))
-    w("# E2E_INIT, A -> B: u32 index_a || IK message 1 (e, s encrypted, empty payload encrypted)")
+    w("# E2E_INIT, A -> B: IK message 1: e || encrypted s || encrypted payload u32 index_a")
     w("e2e_init: " + hx(init_pkt))
-    w("# E2E_RESP, B -> A: u32 index_b || u32 index_a || IK message 2")
+    w("# E2E_RESP, B -> A: u32 index_a (in clear: A finds its handshake) || IK message 2: e || encrypted payload u32 index_b")
     w("e2e_resp: " + hx(resp_pkt))
     w("handshake_hash: " + hx(ia.h))
     w("key_a_to_b: " + hx(a_send))
