@@ -1,14 +1,15 @@
 # The two commands (see README.md):
 #   make run    install what is missing, build, and start a node
 #   make test   build and run the whole test suite
-# More: make test-asan (the suite under ASan+UBSan), make fuzz, make bench.
+# More: make test-asan (the suite under ASan+UBSan), make fuzz, make bench,
+# make bench-routing (as root: Glow vs Yggdrasil on a namespace testbed).
 
 BUILD ?= build
 ASAN_BUILD ?= build-asan
 FUZZ_SECONDS ?= 60
 MESON_TEST = meson test --print-errorlogs --num-processes 2
 
-.PHONY: all deps build run test test-asan fuzz bench clean
+.PHONY: all deps build run test test-asan fuzz bench bench-routing clean
 
 all: build
 
@@ -42,6 +43,9 @@ fuzz: deps
 
 bench: build
 	./$(BUILD)/bench/glow-bench $(BENCH_ARGS)
+
+bench-routing: build
+	BUILD=$(BUILD) bash bench/routing-bench.sh
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) build-fuzz
