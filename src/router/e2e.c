@@ -281,16 +281,22 @@ static Session *session_add(GlowE2e *e, Peer *p, gboolean initiator, guint32 loc
 	s->initiator = initiator;
 	s->confirmed = initiator; /* message 2 proved the responder; the responder waits for data */
 	s->peer = p;
-	/* Bounded per peer: the oldest that is not the current one goes. */
+	/* Bounded per peer. The oldest unconfirmed session goes first: replayed
+	 * messages 1 make only those, and must not push out one in use. Then the
+	 * oldest that is not the current one. */
 	if (p->sessions->len >= GLOW_E2E_SESSIONS_PER_PEER) {
-		for (guint i = 0; i < p->sessions->len; i++) {
-			Session *old = p->sessions->pdata[i];
-			if (old != p->current || i == p->sessions->len - 1) {
-				g_ptr_array_remove_index(p->sessions, i);
-				session_free(e, old);
-				break;
-			}
-		}
+		gint victim = -1;
+		for (guint i = 0; i < p->sessions->len && victim < 0; i++)
+			if (!((Session *)p->sessions->pdata[i])->confirmed)
+				victim = (gint)i;
+		for (guint i = 0; i < p->sessions->len && victim < 0; i++)
+			if (p->sessions->pdata[i] != p->current)
+				victim = (gint)i;
+		if (victim < 0)
+			victim = 0;
+		Session *old = p->sessions->pdata[victim];
+		g_ptr_array_remove_index(p->sessions, (guint)victim);
+		session_free(e, old);
 	}
 	g_ptr_array_add(p->sessions, s);
 	g_hash_table_insert(e->by_index, GUINT_TO_POINTER(local), s);
@@ -408,6 +414,8 @@ GlowErrorCode glow_e2e_send(GlowE2e *e, const GlowPacketHeader *h, const uint8_t
 	Peer *p;
 
 	e->now = now_ms;
+	if (h->hop_limit == 0)
+		return GLOW_ERR_UNREACHABLE; /* as the router refuses it for a direct packet */
 	p = peer_get(e, &h->dst.node, TRUE);
 	gsize size = GLOW_PACKET_HEADER_LEN + h->payload_len;
 	Queued *q;

@@ -61,7 +61,9 @@ void glow_e2e_free(GlowE2e *e);
 GlowErrorCode glow_e2e_send(GlowE2e *e, const GlowPacketHeader *h, const uint8_t *payload, guint64 now_ms);
 /* An outer E2E_INIT, E2E_RESP or SEALED packet addressed to this node.
  * Returns FALSE when it is refused (malformed, not authentic, replayed,
- * over a rate limit): counted in the stats, nothing else changes. */
+ * over a rate limit): counted in the stats, and no session changes; a
+ * SEALED packet for a session we lack also makes us start a handshake
+ * with its sender (bounded, firefly.md 11.3). */
 gboolean glow_e2e_receive(GlowE2e *e, const GlowPacketHeader *h, const uint8_t *payload, guint64 now_ms);
 /* Retries and fails handshakes, drops old sessions. Call every few hundred ms. */
 void glow_e2e_tick(GlowE2e *e, guint64 now_ms);
