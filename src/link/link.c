@@ -118,6 +118,8 @@ static void buf_consume(Buf *b, size_t n)
 
 static void buf_append(Buf *b, const void *p, size_t n)
 {
+	if (!n)
+		return; /* an empty record: the buffer may not even exist yet */
 	buf_reserve(b, n);
 	memcpy(buf_tail(b), p, n);
 	b->len += n;
