@@ -35,7 +35,7 @@ test-asan: deps $(ASAN_BUILD)/build.ninja
 	ninja -C $(ASAN_BUILD)
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp:print_suppressions=0 \
-	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 GLOW_TEST_SLOW=3 \
 	$(MESON_TEST) -C $(ASAN_BUILD) --timeout-multiplier 3; rc=$$?; python3 scripts/test-summary.py $(ASAN_BUILD) || true; exit $$rc
 
 fuzz: deps

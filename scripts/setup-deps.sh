@@ -4,6 +4,7 @@
 # downloaded from anywhere but Debian's archive.
 set -euo pipefail
 
+# With arguments, installs those packages instead (scripts/setup-bench-deps.sh).
 PKGS=(
   build-essential meson ninja-build pkg-config
   libglib2.0-dev libsodium-dev
@@ -12,6 +13,8 @@ PKGS=(
   clang libclang-rt-14-dev
   python3 iproute2 procps
 )
+
+if [ $# -gt 0 ]; then PKGS=("$@"); fi
 
 missing=()
 for p in "${PKGS[@]}"; do

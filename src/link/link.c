@@ -171,23 +171,38 @@ static void put_u16(uint8_t *p, size_t v)
 	p[1] = (uint8_t)v;
 }
 
-/* Encrypts one record straight into wbuf. */
-static gboolean seal_record(GlowLink *l, uint8_t type, const uint8_t *plain, size_t len)
+/* Seals one record straight into wbuf: encrypted, or (clear) the body in
+ * clear followed by a tag over type || body, the AEAD of an empty
+ * plaintext with that as associated data (REC_CLEAR). */
+static gboolean seal_any(GlowLink *l, uint8_t type, const uint8_t *plain, size_t len, gboolean clear)
 {
 	size_t wire = 1 + len + GLOW_NOISE_TAGLEN;
 	uint8_t *p;
+	int rc;
 
 	g_assert(wire <= GLOW_LINK_MAX_RECORD);
 	buf_reserve(&l->wbuf, 2 + wire);
 	p = buf_tail(&l->wbuf);
 	put_u16(p, wire);
 	p[2] = type;
-	if (glow_noise_cipher_encrypt(&l->tx, &p[2], 1, plain, len, p + 3) < 0)
+	if (clear) {
+		if (len)
+			memcpy(p + 3, plain, len);
+		rc = glow_noise_cipher_encrypt(&l->tx, &p[2], 1 + len, p, 0, p + 3 + len);
+	} else {
+		rc = glow_noise_cipher_encrypt(&l->tx, &p[2], 1, plain, len, p + 3);
+	}
+	if (rc < 0)
 		return FALSE; /* nonce space exhausted: cannot happen before 2^64 records */
 	l->wbuf.len += 2 + wire;
 	l->stats.records_out++;
 	l->records_since_rekey++;
 	return TRUE;
+}
+
+static gboolean seal_record(GlowLink *l, uint8_t type, const uint8_t *plain, size_t len)
+{
+	return seal_any(l, type, plain, len, FALSE);
 }
 
 static void maybe_rekey(GlowLink *l)
@@ -202,27 +217,6 @@ static void maybe_rekey(GlowLink *l)
 	l->records_since_rekey = 0;
 	l->last_rekey_us = now;
 	l->stats.rekeys++;
-}
-
-/* A CLEAR record: the body in clear, then a tag over type || body (the
- * AEAD of an empty plaintext with that as associated data). */
-static gboolean seal_clear(GlowLink *l, const uint8_t *body, size_t len)
-{
-	size_t wire = 1 + len + GLOW_NOISE_TAGLEN;
-	uint8_t *p;
-
-	g_assert(wire <= GLOW_LINK_MAX_RECORD);
-	buf_reserve(&l->wbuf, 2 + wire);
-	p = buf_tail(&l->wbuf);
-	put_u16(p, wire);
-	p[2] = REC_CLEAR;
-	memcpy(p + 3, body, len);
-	if (glow_noise_cipher_encrypt(&l->tx, &p[2], 1 + len, p, 0, p + 3 + len) < 0)
-		return FALSE;
-	l->wbuf.len += 2 + wire;
-	l->stats.records_out++;
-	l->records_since_rekey++;
-	return TRUE;
 }
 
 static void encrypt_pending(GlowLink *l)
@@ -242,7 +236,7 @@ static void encrypt_pending(GlowLink *l)
 				n = (size_t)MIN((guint64)n, start - l->pend_out);
 			}
 		}
-		ok = clear ? seal_clear(l, buf_head(&l->pend), n) : seal_record(l, REC_DATA, buf_head(&l->pend), n);
+		ok = seal_any(l, clear ? REC_CLEAR : REC_DATA, buf_head(&l->pend), n, clear);
 		if (!ok)
 			return;
 		buf_consume(&l->pend, n);
