@@ -78,7 +78,7 @@ static void parse_stream(const uint8_t *data, size_t size)
 		FUZZ_CHECK(glow_packet_decode_strerror(d) != NULL);
 		if (d != GLOW_PKT_DECODE_OK)
 			return; /* the link and the control socket close here */
-		FUZZ_CHECK(h.payload_len <= GLOW_PACKET_MAX_PAYLOAD);
+		FUZZ_CHECK(h.payload_len <= glow_packet_max_payload(h.type, GLOW_PACKET_MAX_PAYLOAD));
 		check_header_round_trip(data + off, &h);
 		if (size - off - GLOW_PACKET_HEADER_LEN < h.payload_len)
 			return; /* incomplete: they wait for more bytes */
