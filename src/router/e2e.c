@@ -156,6 +156,28 @@ static void prologue(const GlowNodeId *initiator, const GlowNodeId *responder, u
 	memcpy(out + n + 32, responder->b, 32);
 }
 
+/* Starts a handshake state for initiator -> responder (rs: the responder's
+ * key, for the initiator), taking a test ephemeral if one is fixed. */
+static int handshake_begin(GlowE2e *e, GlowNoiseHandshake *hs, gboolean initiator, const GlowNodeId *ini,
+                           const GlowNodeId *resp, const uint8_t *rs)
+{
+	uint8_t pro[PROLOGUE_LEN];
+	GlowNoiseConfig nc = {
+		.protocol_name = GLOW_E2E_NOISE_PROTOCOL,
+		.initiator = initiator,
+		.prologue = pro,
+		.prologue_len = sizeof pro,
+		.s_priv = e->x_priv,
+		.rs_pub = rs,
+		.e_priv = e->test_fixed ? e->test_e : NULL,
+	};
+	int rc;
+	prologue(ini, resp, pro);
+	rc = glow_noise_handshake_init(hs, &nc); /* copies the keys */
+	e->test_fixed = FALSE;
+	return rc;
+}
+
 /* --- peers and sessions ----------------------------------------------------------- */
 
 static guint32 new_index(GlowE2e *e)
@@ -370,29 +392,17 @@ static GlowErrorCode seal(GlowE2e *e, Session *s, const GlowPacketHeader *h, con
 
 static void start_handshake(GlowE2e *e, Peer *p, guint64 now)
 {
-	uint8_t pro[PROLOGUE_LEN];
-	GlowNoiseConfig nc = {
-		.protocol_name = GLOW_E2E_NOISE_PROTOCOL,
-		.initiator = TRUE,
-		.prologue = pro,
-		.prologue_len = sizeof pro,
-		.s_priv = e->x_priv,
-		.rs_pub = p->x_pub,
-		.e_priv = e->test_fixed ? e->test_e : NULL,
-	};
 	GlowPacketHeader o;
 	uint8_t idx[4];
 	long n;
 
 	if (p->hs)
 		return;
-	e->test_fixed = FALSE;
-	prologue(&e->self->id, &p->id, pro);
 	p->hs = g_new0(GlowNoiseHandshake, 1);
 	p->hs_index = new_index(e);
 	/* Our index travels inside the Noise payload: no relay can change it. */
 	put_u32(idx, p->hs_index);
-	if (glow_noise_handshake_init(p->hs, &nc) != 0 ||
+	if (handshake_begin(e, p->hs, TRUE, &e->self->id, &p->id, p->x_pub) != 0 ||
 	    (n = glow_noise_write_message(p->hs, idx, 4, p->hs_msg, sizeof p->hs_msg)) != GLOW_E2E_INIT_LEN) {
 		handshake_clear(e, p);
 		return;
@@ -474,15 +484,6 @@ static gboolean window_ok(guint64 *start, guint *count, guint limit, guint64 now
 
 static gboolean receive_init(GlowE2e *e, const GlowPacketHeader *h, const uint8_t *payload, guint64 now)
 {
-	uint8_t pro[PROLOGUE_LEN];
-	GlowNoiseConfig nc = {
-		.protocol_name = GLOW_E2E_NOISE_PROTOCOL,
-		.initiator = FALSE,
-		.prologue = pro,
-		.prologue_len = sizeof pro,
-		.s_priv = e->x_priv,
-		.e_priv = e->test_fixed ? e->test_e : NULL,
-	};
 	GlowNoiseHandshake hs;
 	uint8_t reply[GLOW_E2E_RESP_LEN], idx[4], claimed[32];
 	const uint8_t *rs;
@@ -499,9 +500,7 @@ static gboolean receive_init(GlowE2e *e, const GlowPacketHeader *h, const uint8_
 	if (!window_ok(&e->answer_window_ms, &e->answers, GLOW_E2E_HANDSHAKES_NODE_PER_SEC, now) &&
 	    randombytes_uniform(e->answers) >= GLOW_E2E_HANDSHAKES_NODE_PER_SEC)
 		return e->stats.rejected_rate++, FALSE;
-	prologue(&h->src.node, &e->self->id, pro);
-	e->test_fixed = FALSE;
-	if (glow_noise_handshake_init(&hs, &nc) != 0)
+	if (handshake_begin(e, &hs, FALSE, &h->src.node, &e->self->id, NULL) != 0)
 		return FALSE;
 	if (glow_noise_read_message(&hs, payload, GLOW_E2E_INIT_LEN, idx, sizeof idx) != sizeof idx ||
 	    !(rs = glow_noise_remote_static(&hs)) || sodium_memcmp(rs, claimed, 32) != 0 ||
