@@ -69,8 +69,9 @@ struct GlowLink {
 
 	gint64 created_us, last_rx_us, last_tx_us, last_rekey_us;
 	gint64 ping_sent_us;
+	gint64 quiet_us;       /* idle: ping after hearing nothing this long (next_quiet) */
 	guint64 ping_seq;
-	gint64 busy_since_us;  /* no path info: first record sent since we last heard the peer (0: none) */
+	gint64 busy_since_us;  /* no path info: first packet or ping (what wants an answer) sent since we last heard the peer (0: none) */
 	gint64 unacked_since_us; /* path info: first write while nothing was outstanding (0: none) */
 	guint64 retrans_seen, bytes_seen; /* path info at the last check: for the loss estimate */
 	gboolean have_path;    /* the transport gives path info: RTT and loss come from it */
@@ -259,8 +260,6 @@ static gboolean write_out(GlowLink *l)
 		buf_consume(&l->wbuf, (size_t)n);
 		l->stats.bytes_out += (guint64)n;
 		l->last_tx_us = glow_now_us();
-		if (!l->busy_since_us && l->state == ST_ESTABLISHED)
-			l->busy_since_us = l->last_tx_us;
 		if (!l->unacked_since_us && l->state == ST_ESTABLISHED)
 			l->unacked_since_us = l->last_tx_us;
 	}
@@ -300,7 +299,10 @@ gboolean glow_link_send(GlowLink *l, const GlowPacketHeader *h, const uint8_t *p
 
 	if (l->state != ST_ESTABLISHED || h->payload_len > glow_packet_max_payload(h->type, l->peer_max_payload))
 		return FALSE;
-	if (l->pend.len + l->wbuf.len + total > l->cfg.sendq_max) {
+	/* Routing messages are few and small, and stale routes cost more than
+	 * a full queue: they may go a little over. */
+	gsize limit = l->cfg.sendq_max + (h->type == GLOW_PKT_ROUTING ? GLOW_LINK_ROUTING_RESERVE : 0);
+	if (l->pend.len + l->wbuf.len + total > limit) {
 		l->stats.drops++;
 		return FALSE;
 	}
@@ -315,6 +317,8 @@ gboolean glow_link_send(GlowLink *l, const GlowPacketHeader *h, const uint8_t *p
 	l->pend.len += total;
 	l->pend_in += total;
 	l->stats.packets_out++;
+	if (!l->busy_since_us)
+		l->busy_since_us = glow_now_us();
 	/* Written from the next loop iteration, so that everything produced in
 	 * this one shares records and syscalls. */
 	want_write(l);
@@ -338,6 +342,20 @@ static void loss_sample(GlowLink *l, gboolean lost)
 }
 
 static void send_ping(GlowLink *l, gint64 now);
+
+/* How long an idle side waits, having heard nothing, before it pings; drawn
+ * anew after each ping. The dialer's is always the shorter, from [0.85,
+ * 0.9) of keepalive_ms; the other side's is from [0.95, 1]. So on an idle
+ * link only the dialer pings, and each ping and its pong show both sides
+ * that the other is alive: three TCP segments (ping, pong with the ACK,
+ * the ACK of the pong) per exchange, the fewest that can. The other side
+ * pings only when the dialer's pings stop coming. */
+static void next_quiet(GlowLink *l)
+{
+	gint64 ka = (gint64)l->cfg.keepalive_ms * 1000, twentieth = MAX(ka / 20, 1);
+	gint64 base = l->initiator ? ka - 3 * twentieth : ka - twentieth;
+	l->quiet_us = base + (gint64)randombytes_uniform((uint32_t)MIN(twentieth, (gint64)G_MAXUINT32));
+}
 
 /* --- handshake ---------------------------------------------------------------- */
 
@@ -630,6 +648,8 @@ static void send_ping(GlowLink *l, gint64 now)
 		loss_sample(l, TRUE);
 	l->ping_seq++;
 	l->ping_sent_us = now;
+	if (!l->busy_since_us)
+		l->busy_since_us = now;
 	send_control(l, REC_PING, &l->ping_seq, 8);
 	flush(l);
 }
@@ -706,11 +726,11 @@ static void check_busy(GlowLink *l, gint64 now)
 		send_ping(l, now);
 }
 
-/* Two clocks tell a dead peer. Idle: a ping every keepalive_ms, dead after
- * dead_ms of silence. Busy: fast, from the transport's acknowledgements
+/* Two clocks tell a dead peer. Idle: a ping after keepalive_ms (a little
+ * less, next_quiet) without hearing the peer, dead after dead_ms of silence. Busy: fast, from the transport's acknowledgements
  * where it has them (check_path), else from probes (check_busy). A path in
- * use fails over within about busy_dead_ms; an idle one costs a ping every
- * keepalive_ms (docs/routing.md "Link liveness"). */
+ * use fails over within about busy_dead_ms; an idle one costs one ping and
+ * pong per keepalive_ms (docs/routing.md "Link liveness"). */
 static void check_liveness(GlowLink *l, gint64 now)
 {
 	gint64 silent = now - l->last_rx_us;
@@ -725,12 +745,12 @@ static void check_liveness(GlowLink *l, gint64 now)
 		check_path(l, &pi, now);
 	else
 		check_busy(l, now);
-	if (l->state != ST_ESTABLISHED)
+	/* Ping when we have heard nothing for a while (not when we have sent
+	 * nothing: the peer that hears our ping needs no ping of its own). */
+	if (l->state != ST_ESTABLISHED || silent < l->quiet_us || since_ping < l->quiet_us)
 		return;
-	/* Ping when either side has been quiet: the pong proves the peer is alive. */
-	if ((now - l->last_tx_us >= (gint64)l->cfg.keepalive_ms * 1000 || silent >= (gint64)l->cfg.keepalive_ms * 1000) &&
-	    since_ping >= (gint64)l->cfg.keepalive_ms * 1000)
-		send_ping(l, now);
+	send_ping(l, now);
+	next_quiet(l);
 }
 
 static gboolean on_tick(gpointer data)
@@ -771,7 +791,6 @@ GlowLink *glow_link_new(GMainContext *ctx, guint64 id, GlowConn *conn, gboolean 
 	l->id = id;
 	l->ctx = ctx;
 	l->conn = conn;
-	l->initiator = initiator;
 	l->self = self;
 	l->self_name = g_strdup(self_name ? self_name : "");
 	l->peer_name = g_strdup("");
@@ -783,6 +802,8 @@ GlowLink *glow_link_new(GMainContext *ctx, guint64 id, GlowConn *conn, gboolean 
 	l->cb = *cb;
 	l->user = user;
 	l->created_us = l->last_rx_us = l->last_tx_us = glow_now_us();
+	l->initiator = initiator;
+	next_quiet(l);
 	l->clear = g_array_new(FALSE, FALSE, sizeof(guint64));
 	l->state = ST_HANDSHAKE;
 	if (glow_noise_handshake_init(&l->hs, &nc) != 0)

@@ -23,6 +23,7 @@ typedef struct {
 	guint16 seqno;
 	guint adv_metric;   /* what the neighbour advertised */
 	guint64 refreshed_ms;
+	guint64 requested_ms; /* when we last asked this neighbour for a newer seqno (0: not since it changed) */
 } Route;
 
 typedef struct {
@@ -37,7 +38,6 @@ typedef struct {
 	guint advertised_metric; /* what we last told the neighbours */
 	guint16 advertised_seqno;
 	gboolean pending;   /* a triggered update is due */
-	guint64 request_ms; /* when we last asked for a new seqno */
 	guint64 lost_ms;    /* when the last route went (0 = has one) */
 } Source;
 
@@ -56,8 +56,10 @@ struct GlowDv {
 
 void glow_dv_config_default(GlowDvConfig *cfg)
 {
-	cfg->update_interval_ms = 4000;
-	cfg->route_expiry_ms = 14000; /* 3.5 update intervals, as Babel */
+	/* Links are reliable and ordered, and a lost message is made up for at
+	 * once (msg_send), so periodic updates are only a safety net. */
+	cfg->update_interval_ms = 300000;
+	cfg->route_expiry_ms = 1050000; /* 3.5 update intervals, as Babel */
 	cfg->request_hops = 64;
 	cfg->source_gc_ms = 180000;
 	cfg->transit = TRUE;
@@ -157,7 +159,14 @@ static void msg_send(GlowDv *dv, guint64 neigh, Msg *m)
 		return;
 	dv->stats.msgs_sent++;
 	dv->stats.bytes_sent += m->len;
-	dv->out.send(dv->user, neigh, m->buf, m->len);
+	if (!dv->out.send(dv->user, neigh, m->buf, m->len)) {
+		/* Lost updates are not retried one by one: the next flush sends
+		 * the neighbour the whole table, which says everything they did. */
+		Neigh *n = neigh_get(dv, neigh);
+		if (n)
+			n->want_dump = TRUE;
+		dv->stats.send_failures++;
+	}
 	m->len = 0;
 }
 
@@ -236,17 +245,25 @@ static void send_request(GlowDv *dv, guint64 neigh, const GlowNodeId *origin, gu
 
 /* --- route selection ----------------------------------------------------------- */
 
+/* We have routes but none is feasible: ask the neighbours that offer them
+ * for a seqno newer than the one we hold, which only the origin can make
+ * (RFC 8966 3.8.2.1). A neighbour is asked again when its offer changes
+ * (what it had to forward the request through may have changed with it:
+ * it may have been routing through us) or after REQUEST_RETRY_MS (the
+ * request or its answer may have been lost with a dying link). */
 static void starving(GlowDv *dv, Source *s, guint64 now)
 {
-	GHashTableIter it;
-	gpointer v;
-	if (!s->has_fd || (s->request_ms && now - s->request_ms < REQUEST_RETRY_MS))
+	if (!s->has_fd)
 		return;
-	s->request_ms = now ? now : 1;
-	/* Ask for a seqno newer than the one we hold: only the origin can make it. */
-	g_hash_table_iter_init(&it, dv->neighs);
-	while (g_hash_table_iter_next(&it, NULL, &v))
-		send_request(dv, ((Neigh *)v)->handle, &s->origin, (guint16)(s->fd_seqno + 1), dv->cfg.request_hops);
+	for (guint i = 0; i < s->routes->len; i++) {
+		Route *r = &g_array_index(s->routes, Route, i);
+		if (route_metric(dv, r) >= GLOW_DV_INFINITY || feasible(s, r->seqno, r->adv_metric))
+			continue;
+		if (r->requested_ms && now - r->requested_ms < REQUEST_RETRY_MS)
+			continue;
+		r->requested_ms = now ? now : 1;
+		send_request(dv, r->neigh, &s->origin, (guint16)(s->fd_seqno + 1), dv->cfg.request_hops);
+	}
 }
 
 static void select_route(GlowDv *dv, Source *s, guint64 now)
@@ -329,6 +346,8 @@ static void handle_update(GlowDv *dv, Neigh *n, guint16 seqno, guint metric, con
 			g_array_append_val(s->routes, r);
 		}
 		Route *r = &g_array_index(s->routes, Route, i);
+		if (r->seqno != seqno || r->adv_metric != metric)
+			r->requested_ms = 0;
 		r->seqno = seqno;
 		r->adv_metric = metric;
 		r->refreshed_ms = now;
@@ -336,9 +355,6 @@ static void handle_update(GlowDv *dv, Neigh *n, guint16 seqno, guint metric, con
 			dv->stats.updates_unfeasible++;
 	}
 	select_route(dv, s, now);
-	/* Our answer to a request may be exactly this newer route. */
-	if (s->selected >= 0 && s->request_ms && !seq_newer(s->fd_seqno, source_seqno(s)))
-		s->request_ms = 0;
 }
 
 static void handle_request(GlowDv *dv, Neigh *n, guint16 seqno, guint hops, const GlowNodeId *origin)
@@ -510,6 +526,8 @@ static void expire_routes(GlowDv *dv, guint64 now)
 		}
 		if (changed)
 			select_route(dv, s, now);
+		else if (s->selected < 0)
+			starving(dv, s, now); /* retries */
 		/* The feasibility distance must outlive every route that may still
 		 * carry our old advertisement (RFC 8966 keeps it 3 minutes);
 		 * forgetting it early would let stale routes back in as loops. */

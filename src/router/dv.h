@@ -36,8 +36,9 @@ typedef struct {
 void glow_dv_config_default(GlowDvConfig *cfg);
 
 typedef struct {
-	/* A routing message for one neighbour (len <= GLOW_DV_MAX_MSG). */
-	void (*send)(gpointer user, guint64 neigh, const uint8_t *msg, size_t len);
+	/* A routing message for one neighbour (len <= GLOW_DV_MAX_MSG). FALSE:
+	 * it could not be queued; the neighbour gets the whole table soon. */
+	gboolean (*send)(gpointer user, guint64 neigh, const uint8_t *msg, size_t len);
 	/* The route to dst now leaves through neigh (0: no route). */
 	void (*route_changed)(gpointer user, const GlowNodeId *dst, guint64 neigh, guint metric);
 } GlowDvOutput;
@@ -83,6 +84,7 @@ typedef struct {
 	guint64 malformed;
 	guint64 updates_unfeasible;
 	guint64 requests_sent;
+	guint64 send_failures; /* messages the link could not queue (each answered by a full table) */
 } GlowDvStats;
 
 const GlowDvStats *glow_dv_stats(const GlowDv *dv);

@@ -50,7 +50,7 @@ static void update_reach(GlowRouter *r, const GlowNodeId *node)
 
 /* --- the protocol's output ------------------------------------------------------------ */
 
-static void dv_send(gpointer user, guint64 handle, const uint8_t *msg, size_t len)
+static gboolean dv_send(gpointer user, guint64 handle, const uint8_t *msg, size_t len)
 {
 	GlowRouter *r = user;
 	Neighbour *n = g_hash_table_lookup(r->neigh, &handle);
@@ -60,11 +60,10 @@ static void dv_send(gpointer user, guint64 handle, const uint8_t *msg, size_t le
 		.payload_len = (uint32_t)len,
 	};
 	if (!n)
-		return;
+		return TRUE; /* going down: nothing to make up for */
 	h.dst.node = n->node;
 	h.src.node = r->self;
-	/* A full queue drops it; the next periodic update makes up for it. */
-	r->ops.send(n->port, &h, msg, r->user);
+	return r->ops.send(n->port, &h, msg, r->user);
 }
 
 static void dv_route_changed(gpointer user, const GlowNodeId *dst, guint64 neigh, guint metric)

@@ -18,7 +18,7 @@ static gint event_cmp(gconstpointer a, gconstpointer b, gpointer u)
 	return x->order < y->order ? -1 : x->order > y->order;
 }
 
-static void on_send(gpointer user, guint64 neigh, const uint8_t *msg, size_t len)
+static gboolean on_send(gpointer user, guint64 neigh, const uint8_t *msg, size_t len)
 {
 	Node *node = user;
 	Sim *s = node->sim;
@@ -35,6 +35,7 @@ static void on_send(gpointer user, guint64 neigh, const uint8_t *msg, size_t len
 	e->len = len;
 	e->order = s->sent++;
 	g_sequence_insert_sorted(s->events, e, event_cmp, NULL);
+	return TRUE;
 }
 
 static void on_route(gpointer user, const GlowNodeId *dst, guint64 neigh, guint metric)

@@ -18,6 +18,8 @@ static void check_converged(Sim *s)
 			if (a == b)
 				continue;
 			int hops = dvsim_walk(s, a, b);
+			if ((comp[a] == comp[b]) != (hops > 0))
+				g_test_message("%d -> %d: %d hops", a, b, hops);
 			if (comp[a] == comp[b])
 				g_assert_cmpint(hops, >, 0);
 			else

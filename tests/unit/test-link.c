@@ -391,6 +391,28 @@ static void test_dead_peer(void)
 	fixture_stop(&f);
 }
 
+/* On an idle link only the dialer pings (the peer hears the pings, so it
+ * has no reason to): one ping and one pong per keepalive_ms, where a ping
+ * from each side would be twice as many records. */
+static void test_idle_keepalives(void)
+{
+	Fixture f;
+	GlowLinkConfig cfg = test_config();
+	cfg.keepalive_ms = 2000;
+	cfg.dead_ms = 5000;
+	fixture_start(&f, &cfg, NULL);
+	g_assert_true(run_until(&f, both_up, 5000));
+	guint64 a0 = glow_link_stats(f.a.link)->records_out, b0 = glow_link_stats(f.b.link)->records_out;
+	g_assert_false(run_until(&f, b_closed, 6000));
+	guint64 a = glow_link_stats(f.a.link)->records_out - a0, b = glow_link_stats(f.b.link)->records_out - b0;
+	g_test_message("idle for 6 s, keepalive_ms 2000: dialer sent %" G_GUINT64_FORMAT " records, the other side %" G_GUINT64_FORMAT,
+	               a, b);
+	g_assert_cmpuint(a, >=, 2);
+	g_assert_cmpuint(a, <=, 4);
+	g_assert_cmpuint(b, <=, a + 1); /* pongs, and at most one ping of its own */
+	fixture_stop(&f);
+}
+
 static void test_handshake_timeout(void)
 {
 	Fixture f;
@@ -498,6 +520,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/link/tampered-record", test_tampered_record);
 	g_test_add_func("/link/replayed-record", test_replayed_record);
 	g_test_add_func("/link/dead-peer", test_dead_peer);
+	g_test_add_func("/link/idle-keepalives", test_idle_keepalives);
 	g_test_add_func("/link/handshake-timeout", test_handshake_timeout);
 	g_test_add_func("/link/garbage-frames", test_garbage_frames);
 	g_test_add_func("/link/unknown-packet-type", test_unknown_packet_type);
