@@ -17,10 +17,14 @@ enum {
 };
 
 /* A SEALED packet's body (after its header, index and counter) is already
- * encrypted and authenticated for its destination; the link authenticates
- * it (in order, under the record nonce) without encrypting it again. This
- * halves the crypto a relay does per byte. Small bodies stay in DATA: a
- * record of its own would cost more than it saves. */
+ * encrypted and authenticated for its destination, which drops it if any
+ * byte changed. The link neither encrypts nor MACs it again: a CLEAR
+ * record's tag covers its type and length and takes its place in the nonce
+ * sequence, so records cannot be dropped, replayed, reordered or resized,
+ * and the receiver accepts CLEAR bytes only inside a SEALED body, where an
+ * altered byte can do nothing but fail at the destination. A relay then
+ * does no per-byte crypto at all (firefly.md 2.3). Small bodies stay in
+ * DATA: a record of its own would cost more than it saves. */
 #define CLEAR_MIN_BODY 1024
 #define SEALED_CLEAR_OFFSET (GLOW_PACKET_HEADER_LEN + 12)
 
@@ -172,8 +176,18 @@ static void put_u16(uint8_t *p, size_t v)
 	p[1] = (uint8_t)v;
 }
 
+/* The associated data of a CLEAR record: its type and body length. */
+static void clear_ad(uint8_t ad[5], size_t len)
+{
+	ad[0] = REC_CLEAR;
+	ad[1] = (uint8_t)(len >> 24);
+	ad[2] = (uint8_t)(len >> 16);
+	ad[3] = (uint8_t)(len >> 8);
+	ad[4] = (uint8_t)len;
+}
+
 /* Seals one record straight into wbuf: encrypted, or (clear) the body in
- * clear followed by a tag over type || body, the AEAD of an empty
+ * clear followed by a tag over type || u32 length, the AEAD of an empty
  * plaintext with that as associated data (REC_CLEAR). */
 static gboolean seal_any(GlowLink *l, uint8_t type, const uint8_t *plain, size_t len, gboolean clear)
 {
@@ -187,9 +201,11 @@ static gboolean seal_any(GlowLink *l, uint8_t type, const uint8_t *plain, size_t
 	put_u16(p, wire);
 	p[2] = type;
 	if (clear) {
+		uint8_t ad[5];
+		clear_ad(ad, len);
 		if (len)
 			memcpy(p + 3, plain, len);
-		rc = glow_noise_cipher_encrypt(&l->tx, &p[2], 1 + len, p, 0, p + 3 + len);
+		rc = glow_noise_cipher_encrypt(&l->tx, ad, sizeof ad, p, 0, p + 3 + len);
 	} else {
 		rc = glow_noise_cipher_encrypt(&l->tx, &p[2], 1, plain, len, p + 3);
 	}
@@ -492,6 +508,19 @@ static void deliver_packets(GlowLink *l, Buf *b)
 	}
 }
 
+/* CLEAR bytes may only continue the body of the SEALED packet at the head
+ * of the reassembly buffer (deliver_packets leaves there only a packet
+ * not yet complete): past its index and counter, not past its end. */
+static gboolean clear_fits(GlowLink *l, size_t blen)
+{
+	GlowPacketHeader h;
+	if (l->asmb.len < SEALED_CLEAR_OFFSET ||
+	    glow_packet_decode_header(buf_head(&l->asmb), l->asmb.len, l->cfg.max_payload, &h) != GLOW_PKT_DECODE_OK ||
+	    h.type != GLOW_PKT_SEALED)
+		return FALSE;
+	return blen <= GLOW_PACKET_HEADER_LEN + (size_t)h.payload_len - l->asmb.len;
+}
+
 static void send_control(GlowLink *l, uint8_t type, const void *p, size_t n)
 {
 	/* Queued data is sealed first so that records keep their order. */
@@ -514,9 +543,14 @@ static void handle_record(GlowLink *l, uint8_t *rec, size_t len)
 	}
 	if (type == REC_CLEAR) {
 		size_t blen = ctlen - GLOW_NOISE_TAGLEN;
-		uint8_t none[1];
-		if (glow_noise_cipher_decrypt(&l->rx, rec, 1 + blen, ct + blen, GLOW_NOISE_TAGLEN, none) < 0) {
+		uint8_t none[1], ad[5];
+		clear_ad(ad, blen);
+		if (glow_noise_cipher_decrypt(&l->rx, ad, sizeof ad, ct + blen, GLOW_NOISE_TAGLEN, none) < 0) {
 			glow_link_close(l, "record failed authentication (tampered, replayed or out of order)");
+			return;
+		}
+		if (!clear_fits(l, blen)) {
+			glow_link_close(l, "protocol error: CLEAR bytes outside the body of a SEALED packet");
 			return;
 		}
 		l->stats.records_in++;
