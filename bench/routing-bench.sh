@@ -38,7 +38,7 @@
 # Environment: BUILD (default build), TP_COUNT (64 KiB items per Glow
 # throughput run, default 20000), TP_RUNS (runs per figure, median; 3),
 # IPERF_S (seconds per iperf3 run; 4), LAT_COUNT (2000), PING_COUNT (1000),
-# IDLE_S (10), FAIL_TRIALS (cuts per system; 3), GFAIL_S / FAIL_S (seconds
+# IDLE_S (30), FAIL_TRIALS (cuts per system; 3), GFAIL_S / FAIL_S (seconds
 # of pings around each cut: Glow 8, Yggdrasil 25, it takes longer), LOGDIR
 # (keep the daemons' and the pings' logs there).
 set -u
@@ -49,7 +49,7 @@ TP_RUNS=${TP_RUNS:-3}
 IPERF_S=${IPERF_S:-4}
 LAT_COUNT=${LAT_COUNT:-2000}
 PING_COUNT=${PING_COUNT:-1000}
-IDLE_S=${IDLE_S:-10}
+IDLE_S=${IDLE_S:-30}
 FAIL_S=${FAIL_S:-25}
 GFAIL_S=${GFAIL_S:-8}
 FAIL_TRIALS=${FAIL_TRIALS:-3}

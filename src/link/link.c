@@ -17,20 +17,17 @@ enum {
 };
 
 /* A SEALED packet's body (after its header, index and counter) is already
- * encrypted and authenticated for its destination, which drops it if any
- * byte changed. The link neither encrypts nor MACs it again: a CLEAR
- * record's tag covers its type and length and takes its place in the nonce
- * sequence, so records cannot be dropped, replayed, reordered or resized,
- * and the receiver accepts CLEAR bytes only inside a SEALED body, where an
- * altered byte can do nothing but fail at the destination. A relay then
- * does no per-byte crypto at all (firefly.md 2.3). Small bodies stay in
- * DATA: a record of its own would cost more than it saves. */
+ * encrypted and authenticated for its destination; the link authenticates
+ * it (in order, under the record nonce) without encrypting it again. This
+ * halves the crypto a relay does per byte. Small bodies stay in DATA: a
+ * record of its own would cost more than it saves. */
 #define CLEAR_MIN_BODY 1024
 #define SEALED_CLEAR_OFFSET (GLOW_PACKET_HEADER_LEN + 12)
 
 #define RBUF_SIZE (256 * 1024)
 #define WBUF_HIGH (512 * 1024) /* encrypt ahead of the socket at most this much */
 #define TICK_MS 100
+#define RTT_REFRESH_US (60 * G_USEC_PER_SEC) /* a side that has not pinged for this long pings, for its RTT */
 #define MAX_CLOSE_REASON 200
 
 typedef enum { ST_HANDSHAKE, ST_ESTABLISHED, ST_CLOSED } State;
@@ -73,6 +70,7 @@ struct GlowLink {
 
 	gint64 created_us, last_rx_us, last_tx_us, last_rekey_us;
 	gint64 ping_sent_us;
+	gint64 ping_rtt_at_us; /* when the last PONG came back */
 	gint64 quiet_us;       /* idle: ping after hearing nothing this long (next_quiet) */
 	guint64 ping_seq;
 	gint64 busy_since_us;  /* no path info: first packet or ping (what wants an answer) sent since we last heard the peer (0: none) */
@@ -176,18 +174,8 @@ static void put_u16(uint8_t *p, size_t v)
 	p[1] = (uint8_t)v;
 }
 
-/* The associated data of a CLEAR record: its type and body length. */
-static void clear_ad(uint8_t ad[5], size_t len)
-{
-	ad[0] = REC_CLEAR;
-	ad[1] = (uint8_t)(len >> 24);
-	ad[2] = (uint8_t)(len >> 16);
-	ad[3] = (uint8_t)(len >> 8);
-	ad[4] = (uint8_t)len;
-}
-
 /* Seals one record straight into wbuf: encrypted, or (clear) the body in
- * clear followed by a tag over type || u32 length, the AEAD of an empty
+ * clear followed by a tag over type || body, the AEAD of an empty
  * plaintext with that as associated data (REC_CLEAR). */
 static gboolean seal_any(GlowLink *l, uint8_t type, const uint8_t *plain, size_t len, gboolean clear)
 {
@@ -201,11 +189,9 @@ static gboolean seal_any(GlowLink *l, uint8_t type, const uint8_t *plain, size_t
 	put_u16(p, wire);
 	p[2] = type;
 	if (clear) {
-		uint8_t ad[5];
-		clear_ad(ad, len);
 		if (len)
 			memcpy(p + 3, plain, len);
-		rc = glow_noise_cipher_encrypt(&l->tx, ad, sizeof ad, p, 0, p + 3 + len);
+		rc = glow_noise_cipher_encrypt(&l->tx, &p[2], 1 + len, p, 0, p + 3 + len);
 	} else {
 		rc = glow_noise_cipher_encrypt(&l->tx, &p[2], 1, plain, len, p + 3);
 	}
@@ -322,6 +308,9 @@ gboolean glow_link_send(GlowLink *l, const GlowPacketHeader *h, const uint8_t *p
 		l->stats.drops++;
 		return FALSE;
 	}
+	l->stats.packets_out++;
+	if (!l->busy_since_us)
+		l->busy_since_us = glow_now_us();
 	buf_reserve(&l->pend, total);
 	glow_packet_encode_header(h, buf_tail(&l->pend));
 	if (h->payload_len)
@@ -330,13 +319,10 @@ gboolean glow_link_send(GlowLink *l, const GlowPacketHeader *h, const uint8_t *p
 		guint64 span[2] = { l->pend_in + SEALED_CLEAR_OFFSET, l->pend_in + total };
 		g_array_append_vals(l->clear, span, 2);
 	}
+	/* Sealed and written from the next loop iteration, so that everything
+	 * produced in this one shares records and syscalls. */
 	l->pend.len += total;
 	l->pend_in += total;
-	l->stats.packets_out++;
-	if (!l->busy_since_us)
-		l->busy_since_us = glow_now_us();
-	/* Written from the next loop iteration, so that everything produced in
-	 * this one shares records and syscalls. */
 	want_write(l);
 	return TRUE;
 }
@@ -508,19 +494,6 @@ static void deliver_packets(GlowLink *l, Buf *b)
 	}
 }
 
-/* CLEAR bytes may only continue the body of the SEALED packet at the head
- * of the reassembly buffer (deliver_packets leaves there only a packet
- * not yet complete): past its index and counter, not past its end. */
-static gboolean clear_fits(GlowLink *l, size_t blen)
-{
-	GlowPacketHeader h;
-	if (l->asmb.len < SEALED_CLEAR_OFFSET ||
-	    glow_packet_decode_header(buf_head(&l->asmb), l->asmb.len, l->cfg.max_payload, &h) != GLOW_PKT_DECODE_OK ||
-	    h.type != GLOW_PKT_SEALED)
-		return FALSE;
-	return blen <= GLOW_PACKET_HEADER_LEN + (size_t)h.payload_len - l->asmb.len;
-}
-
 static void send_control(GlowLink *l, uint8_t type, const void *p, size_t n)
 {
 	/* Queued data is sealed first so that records keep their order. */
@@ -543,14 +516,9 @@ static void handle_record(GlowLink *l, uint8_t *rec, size_t len)
 	}
 	if (type == REC_CLEAR) {
 		size_t blen = ctlen - GLOW_NOISE_TAGLEN;
-		uint8_t none[1], ad[5];
-		clear_ad(ad, blen);
-		if (glow_noise_cipher_decrypt(&l->rx, ad, sizeof ad, ct + blen, GLOW_NOISE_TAGLEN, none) < 0) {
+		uint8_t none[1];
+		if (glow_noise_cipher_decrypt(&l->rx, rec, 1 + blen, ct + blen, GLOW_NOISE_TAGLEN, none) < 0) {
 			glow_link_close(l, "record failed authentication (tampered, replayed or out of order)");
-			return;
-		}
-		if (!clear_fits(l, blen)) {
-			glow_link_close(l, "protocol error: CLEAR bytes outside the body of a SEALED packet");
 			return;
 		}
 		l->stats.records_in++;
@@ -589,6 +557,7 @@ static void handle_record(GlowLink *l, uint8_t *rec, size_t len)
 			if (seq == l->ping_seq) {
 				guint64 rtt = (guint64)(glow_now_us() - l->ping_sent_us);
 				l->ping_srtt_us = l->ping_srtt_us ? (l->ping_srtt_us * 7 + rtt) / 8 : rtt;
+				l->ping_rtt_at_us = glow_now_us();
 				if (!l->have_path) {
 					rtt_sample(l, rtt);
 					loss_sample(l, FALSE);
@@ -779,9 +748,18 @@ static void check_liveness(GlowLink *l, gint64 now)
 		check_path(l, &pi, now);
 	else
 		check_busy(l, now);
-	/* Ping when we have heard nothing for a while (not when we have sent
-	 * nothing: the peer that hears our ping needs no ping of its own). */
-	if (l->state != ST_ESTABLISHED || silent < l->quiet_us || since_ping < l->quiet_us)
+	/* Ping when we have heard nothing for a while, or sent nothing: on an
+	 * idle link both come due together (each side sends once per exchange),
+	 * but under one-way bulk traffic the receiving side hears all the time
+	 * and must still speak, over the empty direction, because the sender's
+	 * own ping and the pong it waits for queue behind megabytes of data. */
+	gint64 quiet_tx = now - l->last_tx_us;
+	/* The side that does not dial hears pings but sends none, and its
+	 * kernel's RTT includes the dialer's delayed ACKs; route costs need
+	 * its own keepalive RTT, so it pings once a minute anyway. */
+	gboolean rtt_stale = now - l->ping_rtt_at_us >= RTT_REFRESH_US;
+	if (l->state != ST_ESTABLISHED || (silent < l->quiet_us && quiet_tx < l->quiet_us && !rtt_stale) ||
+	    since_ping < l->quiet_us)
 		return;
 	send_ping(l, now);
 	next_quiet(l);

@@ -10,6 +10,7 @@
 #define TLV_BODY 36
 #define MAX_SOURCES 65536
 #define REQUEST_RETRY_MS 500
+#define DRIFT_INTERVAL_MS 30000 /* metrics that moved by less than a quarter are sent this often */
 
 typedef struct {
 	guint64 handle;
@@ -51,6 +52,7 @@ struct GlowDv {
 	GHashTable *sources; /* GlowNodeId* -> Source* (key owned by the Source) */
 	GHashTable *neighs;  /* guint64* -> Neigh* */
 	guint64 next_periodic;
+	guint64 next_drift;
 	GlowDvStats stats;
 };
 
@@ -61,7 +63,9 @@ void glow_dv_config_default(GlowDvConfig *cfg)
 	cfg->update_interval_ms = 300000;
 	cfg->route_expiry_ms = 1050000; /* 3.5 update intervals, as Babel */
 	cfg->request_hops = 64;
-	cfg->source_gc_ms = 180000;
+	/* The FD must outlive every stale copy of our advertisements, which a
+	 * neighbour may keep until its route expires (RFC 8966 3.7.3). */
+	cfg->source_gc_ms = cfg->route_expiry_ms + 180000;
 	cfg->transit = TRUE;
 }
 
@@ -547,6 +551,20 @@ void glow_dv_tick(GlowDv *dv, guint64 now_ms)
 	gpointer v;
 
 	expire_routes(dv, now_ms);
+	if (now_ms >= dv->next_drift) {
+		/* Small moves wait for this, not for the periodic dump: only the
+		 * origins whose metric moved by more than a sixteenth since we last
+		 * said it (less is RTT noise on a LAN, not worth a message). */
+		dv->next_drift = now_ms + DRIFT_INTERVAL_MS;
+		g_hash_table_iter_init(&it, dv->sources);
+		while (g_hash_table_iter_next(&it, NULL, &v)) {
+			Source *s = v;
+			guint d = s->sel_metric > s->advertised_metric ? s->sel_metric - s->advertised_metric
+			                                                : s->advertised_metric - s->sel_metric;
+			if (s->selected >= 0 && d > s->advertised_metric / 16 + 1)
+				s->pending = TRUE;
+		}
+	}
 	if (now_ms >= dv->next_periodic) {
 		dv->next_periodic = now_ms + dv->cfg.update_interval_ms;
 		g_hash_table_iter_init(&it, dv->sources);
@@ -564,7 +582,7 @@ void glow_dv_tick(GlowDv *dv, guint64 now_ms)
 
 guint64 glow_dv_next_deadline(const GlowDv *dv)
 {
-	return dv->next_periodic;
+	return MIN(dv->next_periodic, dv->next_drift);
 }
 
 /* --- queries --------------------------------------------------------------------------------- */

@@ -48,9 +48,9 @@
 #define GLOW_LINK_MAX_HELLO 1024                  /* handshake payload bytes */
 #define GLOW_LINK_REKEY_RECORDS (1u << 20)        /* rekey after this many records sent */
 #define GLOW_LINK_REKEY_SECONDS 600               /* ... or this long since the last rekey */
-#define GLOW_LINK_KEEPALIVE_MS 6500               /* idle: ping after hearing nothing for 0.85-1 of this */
-#define GLOW_LINK_DEAD_MS 9000                    /* no record for this long: link is dead */
-#define GLOW_LINK_ROUTING_RESERVE (64u * 1024)    /* routing packets may exceed the send queue limit by this much */
+#define GLOW_LINK_KEEPALIVE_MS 6000               /* idle: ping after hearing nothing for 0.85-1 of this */
+#define GLOW_LINK_DEAD_MS 8500                    /* no record for this long: link is dead */
+#define GLOW_LINK_ROUTING_RESERVE (4u * 1024 * 1024) /* routing packets may exceed the send queue limit by this much: a whole table of 65536 origins (~2.7 MB) fits */
 #define GLOW_LINK_PROBE_MS 200                    /* sending, peer silent this long: probe it */
 #define GLOW_LINK_BUSY_DEAD_MS 750                /* sending, peer silent this long: link is dead */
 #define GLOW_LINK_HANDSHAKE_MS 5000               /* a handshake must finish within this */

@@ -45,16 +45,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 enum { REC_DATA = 1, REC_PING = 2, REC_PONG = 3, REC_REKEY = 4, REC_CLOSE = 5, REC_CLEAR = 6 };
 
-/* firefly.md 2.3: a CLEAR record's tag covers its type and u32 body length. */
-static void clear_ad(uint8_t ad[5], size_t len)
-{
-	ad[0] = REC_CLEAR;
-	ad[1] = (uint8_t)(len >> 24);
-	ad[2] = (uint8_t)(len >> 16);
-	ad[3] = (uint8_t)(len >> 8);
-	ad[4] = (uint8_t)len;
-}
-
 static GlowIdentity *self;
 static FuzzPeer peer; /* the harness, in sealed mode */
 
@@ -137,10 +127,9 @@ static void drain(Session *s)
 		FUZZ_CHECK(len >= 1 + GLOW_NOISE_TAGLEN);
 		uint8_t *rec = fuzz_dup(p + 2, len);
 		if (rec[0] == REC_CLEAR) {
-			/* body in clear, tag over type || u32 body length */
-			uint8_t none[1], ad[5];
-			clear_ad(ad, len - 1 - GLOW_NOISE_TAGLEN);
-			FUZZ_CHECK(glow_noise_cipher_decrypt(s->rx, ad, sizeof ad, rec + len - GLOW_NOISE_TAGLEN,
+			/* body in clear, tag over type || body */
+			uint8_t none[1];
+			FUZZ_CHECK(glow_noise_cipher_decrypt(s->rx, rec, len - GLOW_NOISE_TAGLEN, rec + len - GLOW_NOISE_TAGLEN,
 			                                     GLOW_NOISE_TAGLEN, none) == 0);
 		} else {
 			FUZZ_CHECK(glow_noise_cipher_decrypt(s->rx, &rec[0], 1, rec + 1, len - 1, rec + 1) == 0);
@@ -321,10 +310,8 @@ static void run_sealed(Session *s, const uint8_t *data, size_t size)
 		plen = MIN(plen, (size_t)GLOW_LINK_MAX_RECORD_PLAIN);
 		rec[0] = type;
 		if (type == REC_CLEAR) {
-			uint8_t ad[5];
-			clear_ad(ad, plen);
 			memcpy(rec + 1, p, plen);
-			FUZZ_CHECK(glow_noise_cipher_encrypt(&c1, ad, sizeof ad, p, 0, rec + 1 + plen) == 0);
+			FUZZ_CHECK(glow_noise_cipher_encrypt(&c1, rec, 1 + plen, p, 0, rec + 1 + plen) == 0);
 		} else {
 			FUZZ_CHECK(glow_noise_cipher_encrypt(&c1, &rec[0], 1, p, plen, rec + 1) == 0);
 		}

@@ -24,7 +24,7 @@ start_node() {
 	shift
 	local dir=$TMP/$name
 	mkdir -p "$dir"
-	"$GLOWD" -d "$dir" -l 127.0.0.1:0 -n "$name" "$@" >"$dir/out" 2>"$dir/err" &
+	"$GLOWD" ${GLOW_TEST_GLOWD_ARGS:-} -d "$dir" -l 127.0.0.1:0 -n "$name" "$@" >"$dir/out" 2>"$dir/err" &
 	local pid=$!
 	PIDS+=("$pid")
 	for _ in $(seq 1 100); do

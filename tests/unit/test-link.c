@@ -3,6 +3,8 @@
 #include <errno.h>
 #include <sodium.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <linux/sockios.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -62,10 +64,25 @@ static void on_closed(GlowLink *l, const char *reason, gpointer user)
 
 static const GlowLinkCallbacks cb = { on_established, on_packet, on_closed };
 
+/* What `to` takes without blocking, roughly: the relay shares the thread
+ * with both links, so a blocking write would wait for a reader that never
+ * runs. Half the free send buffer leaves room for the kernel's overhead. */
+static size_t room(int to)
+{
+	int sndbuf = 0, outq = 0;
+	socklen_t sl = sizeof sndbuf;
+	if (getsockopt(to, SOL_SOCKET, SO_SNDBUF, &sndbuf, &sl) != 0 || ioctl(to, SIOCOUTQ, &outq) != 0)
+		return 4096;
+	return sndbuf > outq ? (size_t)(sndbuf - outq) / 2 : 0;
+}
+
 static void pump(Relay *r, int from, int to, gboolean a_to_b)
 {
 	uint8_t buf[256 * 1024];
-	ssize_t n = read(from, buf, sizeof buf);
+	size_t want = MIN(sizeof buf, room(to));
+	if (want < 1024 && !r->blackhole)
+		return; /* the reader catches up first; the watch fires again */
+	ssize_t n = read(from, buf, r->blackhole ? sizeof buf : want);
 	if (n <= 0) {
 		shutdown(to, SHUT_WR);
 		return;
@@ -292,10 +309,6 @@ static void test_clear_records(void)
 	fixture_stop(&f);
 }
 
-/* A byte of a SEALED body changed on the wire is not the link's to catch:
- * the packet arrives with it, for its destination to drop (the end-to-end
- * tag fails; tests/unit/test-e2e.c). The link stays up, and the packet's
- * framing and everything after it are intact. */
 static void test_tampered_clear_record(void)
 {
 	Fixture f;
@@ -307,21 +320,11 @@ static void test_tampered_clear_record(void)
 	g_assert_true(run_until(&f, both_up, 5000));
 	f.relay.tamper_after = 0; /* the middle of the first chunk: inside the body */
 	g_assert_true(glow_link_send(f.a.link, &h, p));
-	send_packets(&f, 1, 100, sent);
-	want_packets = 2;
-	g_assert_true(run_until(&f, b_has_packets, 5000));
-	g_assert_false(f.b.closed);
-	GBytes *got = f.b.packets->pdata[0];
-	gsize n;
-	const uint8_t *d = g_bytes_get_data(got, &n);
-	g_assert_cmpuint(n, ==, GLOW_PACKET_HEADER_LEN + 200000);
-	gsize changed = 0;
-	for (gsize i = GLOW_PACKET_HEADER_LEN; i < n; i++)
-		changed += d[i] != 0;
-	g_assert_cmpuint(changed, ==, 1);
-	g_ptr_array_remove_index(f.b.packets, 0);
-	check_received(&f, sent);
+	g_assert_true(run_until(&f, b_closed, 5000));
+	g_assert_nonnull(strstr(f.b.reason, "authentication"));
+	g_assert_cmpuint(f.b.packets->len, ==, 0);
 	fixture_stop(&f);
+	(void)sent;
 }
 
 static void test_rekey(void)
@@ -416,14 +419,19 @@ static void test_idle_keepalives(void)
 	cfg.dead_ms = 5000;
 	fixture_start(&f, &cfg, NULL);
 	g_assert_true(run_until(&f, both_up, 5000));
+	/* Both sides ping once at the start, for their RTT. */
+	g_assert_false(run_until(&f, b_closed, 500));
 	guint64 a0 = glow_link_stats(f.a.link)->records_out, b0 = glow_link_stats(f.b.link)->records_out;
 	g_assert_false(run_until(&f, b_closed, 6000));
 	guint64 a = glow_link_stats(f.a.link)->records_out - a0, b = glow_link_stats(f.b.link)->records_out - b0;
 	g_test_message("idle for 6 s, keepalive_ms 2000: dialer sent %" G_GUINT64_FORMAT " records, the other side %" G_GUINT64_FORMAT,
 	               a, b);
+	/* About three pings from the dialer and three pongs back; pinging from
+	 * both sides would be six records each. */
 	g_assert_cmpuint(a, >=, 2);
 	g_assert_cmpuint(a, <=, 4);
-	g_assert_cmpuint(b, <=, a + 1); /* pongs, and at most one ping of its own */
+	g_assert_cmpuint(b, >=, 2);
+	g_assert_cmpuint(b, <=, 4);
 	fixture_stop(&f);
 }
 
