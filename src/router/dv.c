@@ -251,10 +251,11 @@ static void send_request(GlowDv *dv, guint64 neigh, const GlowNodeId *origin, gu
 
 /* We have routes but none is feasible: ask the neighbours that offer them
  * for a seqno newer than the one we hold, which only the origin can make
- * (RFC 8966 3.8.2.1). A neighbour is asked again when its offer changes
- * (what it had to forward the request through may have changed with it:
- * it may have been routing through us) or after REQUEST_RETRY_MS (the
- * request or its answer may have been lost with a dying link). */
+ * (RFC 8966 3.8.2.1). A neighbour is asked again as soon as it sends an
+ * update for that origin (it may have dropped our request because it was
+ * routing through us; an update means it no longer is: split horizon), and
+ * otherwise after REQUEST_RETRY_MS (the request or its answer may have
+ * been lost with a dying link). */
 static void starving(GlowDv *dv, Source *s, guint64 now)
 {
 	if (!s->has_fd)
@@ -350,8 +351,9 @@ static void handle_update(GlowDv *dv, Neigh *n, guint16 seqno, guint metric, con
 			g_array_append_val(s->routes, r);
 		}
 		Route *r = &g_array_index(s->routes, Route, i);
-		if (r->seqno != seqno || r->adv_metric != metric)
-			r->requested_ms = 0;
+		/* An update from a neighbour says it routes elsewhere than through
+		 * us (split horizon), so a request it dropped may go through now. */
+		r->requested_ms = 0;
 		r->seqno = seqno;
 		r->adv_metric = metric;
 		r->refreshed_ms = now;

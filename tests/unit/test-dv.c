@@ -64,6 +64,42 @@ static void test_ring_failover(void)
 	dvsim_free(s);
 }
 
+/* X's only alternative to O is a stale offer from N, made before N began
+ * to route through X (split horizon: N then stopped advertising O to X,
+ * and nothing withdrew the old offer). When X-O dies, X asks N for a newer
+ * seqno, and N drops the request: it routes through X. N then turns to M
+ * and says so; X must ask again at once, not after its retry timer.
+ *
+ *   O(0) --10-- X(1) --50, then 5-- N(2) --15-- M(3) --10-- O(0)  */
+static void test_request_dropped_by_neighbour(void)
+{
+	Sim *s = dvsim_new(4, 5);
+	guint64 xo = dvsim_link(s, 1, 0, 10);
+	guint64 xn = dvsim_link(s, 1, 2, 50);
+	dvsim_link(s, 2, 3, 15);
+	dvsim_link(s, 3, 0, 10);
+	dvsim_run(s, 1000, 1, 4);
+	guint64 neigh;
+	guint metric;
+	g_assert_true(glow_dv_lookup(s->nodes[2].dv, &s->nodes[0].id, &neigh, &metric));
+	g_assert_cmpuint(metric, ==, 25); /* N -> M -> O */
+	dvsim_link_by_id(s, xn)->cost = 5;
+	glow_dv_neighbour_cost(s->nodes[1].dv, xn, 5, s->now);
+	glow_dv_neighbour_cost(s->nodes[2].dv, xn, 5, s->now);
+	dvsim_run(s, s->now + 1000, 1, 4);
+	g_assert_true(glow_dv_lookup(s->nodes[2].dv, &s->nodes[0].id, &neigh, &metric));
+	g_assert_cmpuint(neigh, ==, xn); /* N now goes through X */
+	dvsim_cut(s, xo);
+	guint64 t0 = s->now;
+	while (dvsim_walk(s, 1, 0) <= 0 && s->now < t0 + 5000)
+		dvsim_run(s, s->now + 5, 1, 4);
+	g_test_message("X reaches O again after %" G_GUINT64_FORMAT " ms (virtual)", s->now - t0);
+	g_assert_cmpint(dvsim_walk(s, 1, 0), ==, 3);
+	g_assert_cmpuint(s->now - t0, <, 200); /* the 500 ms retry would be later */
+	check_converged(s);
+	dvsim_free(s);
+}
+
 static void test_partition_no_count_to_infinity(void)
 {
 	Sim *s = dvsim_new(6, 3);
@@ -154,6 +190,7 @@ int main(int argc, char **argv)
 	g_test_init(&argc, &argv, NULL);
 	g_test_add_func("/dv/line", test_line);
 	g_test_add_func("/dv/ring-failover", test_ring_failover);
+	g_test_add_func("/dv/request-dropped-by-neighbour", test_request_dropped_by_neighbour);
 	g_test_add_func("/dv/partition", test_partition_no_count_to_infinity);
 	g_test_add_func("/dv/random-churn", test_random_churn);
 	g_test_add_func("/dv/hostile", test_hostile_messages);
