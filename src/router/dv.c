@@ -10,6 +10,7 @@
 #define TLV_BODY 36
 #define MAX_SOURCES 65536
 #define REQUEST_RETRY_MS 500
+#define REQUEST_DEDUP_MS 250    /* a request forwarded this recently is not forwarded again (under the retry) */
 #define DRIFT_INTERVAL_MS 30000 /* metrics that moved by less than a quarter are sent this often */
 
 typedef struct {
@@ -39,6 +40,9 @@ typedef struct {
 	guint advertised_metric; /* what we last told the neighbours */
 	guint16 advertised_seqno;
 	gboolean pending;   /* a triggered update is due */
+	guint64 fwd_ms;     /* the last request for this origin we forwarded: when, which seqno, to whom */
+	guint16 fwd_seqno;
+	guint64 fwd_neigh;
 	guint64 lost_ms;    /* when the last route went (0 = has one) */
 } Source;
 
@@ -363,7 +367,7 @@ static void handle_update(GlowDv *dv, Neigh *n, guint16 seqno, guint metric, con
 	select_route(dv, s, now);
 }
 
-static void handle_request(GlowDv *dv, Neigh *n, guint16 seqno, guint hops, const GlowNodeId *origin)
+static void handle_request(GlowDv *dv, Neigh *n, guint16 seqno, guint hops, const GlowNodeId *origin, guint64 now)
 {
 	Source *s;
 
@@ -381,8 +385,17 @@ static void handle_request(GlowDv *dv, Neigh *n, guint16 seqno, guint hops, cons
 		s->pending = TRUE; /* we can answer: our route is that new */
 		return;
 	}
-	if (hops > 1 && s->sel_neigh != n->handle)
-		send_request(dv, s->sel_neigh, origin, seqno, hops - 1);
+	if (hops <= 1 || s->sel_neigh == n->handle)
+		return;
+	/* Many starving nodes behind us ask for the same thing at once: one
+	 * copy on the way to the origin answers them all (RFC 8966 3.8.2.2). */
+	if (s->fwd_ms && now - s->fwd_ms < REQUEST_DEDUP_MS && s->fwd_neigh == s->sel_neigh &&
+	    !seq_newer(seqno, s->fwd_seqno))
+		return;
+	s->fwd_ms = now ? now : 1;
+	s->fwd_seqno = seqno;
+	s->fwd_neigh = s->sel_neigh;
+	send_request(dv, s->sel_neigh, origin, seqno, hops - 1);
 }
 
 gboolean glow_dv_receive(GlowDv *dv, guint64 neigh, const uint8_t *msg, size_t len, guint64 now_ms)
@@ -412,7 +425,7 @@ gboolean glow_dv_receive(GlowDv *dv, guint64 neigh, const uint8_t *msg, size_t l
 		if (msg[off] == TLV_UPDATE)
 			handle_update(dv, n, seqno, (guint)(p[2] << 8 | p[3]), &origin, now_ms);
 		else
-			handle_request(dv, n, seqno, p[2], &origin);
+			handle_request(dv, n, seqno, p[2], &origin, now_ms);
 	}
 	glow_dv_flush(dv, now_ms);
 	return TRUE;

@@ -100,6 +100,34 @@ static void test_request_dropped_by_neighbour(void)
 	dvsim_free(s);
 }
 
+/* Two starving neighbours of R ask for the same newer seqno of O within
+ * a few ms: R forwards one copy toward O; a retry after the window goes.
+ *
+ *   A(0) --\
+ *           R(1) -- C(2) -- O(3)
+ *   B(4) --/                     */
+static void test_request_dedup(void)
+{
+	Sim *s = dvsim_new(5, 5);
+	guint64 ar = dvsim_link(s, 0, 1, 10), br = dvsim_link(s, 4, 1, 10);
+	dvsim_link(s, 1, 2, 10);
+	dvsim_link(s, 2, 3, 10);
+	dvsim_run(s, 1000, 1, 4);
+	GlowDv *r = s->nodes[1].dv;
+	guint16 seq = (guint16)(glow_dv_seqno(s->nodes[3].dv) + 1);
+	uint8_t m[39] = { 1, 2, 36, (uint8_t)(seq >> 8), (uint8_t)seq, 64, 0 };
+	memcpy(m + 7, s->nodes[3].id.b, 32);
+	guint64 before = glow_dv_stats(r)->requests_sent;
+	g_assert_true(glow_dv_receive(r, ar, m, sizeof m, s->now));
+	g_assert_true(glow_dv_receive(r, br, m, sizeof m, s->now + 10));
+	g_assert_cmpuint(glow_dv_stats(r)->requests_sent - before, ==, 1);
+	g_assert_true(glow_dv_receive(r, ar, m, sizeof m, s->now + 600));
+	g_assert_cmpuint(glow_dv_stats(r)->requests_sent - before, ==, 2);
+	dvsim_run(s, s->now + 1000, 1, 4);
+	check_converged(s);
+	dvsim_free(s);
+}
+
 static void test_partition_no_count_to_infinity(void)
 {
 	Sim *s = dvsim_new(6, 3);
@@ -191,6 +219,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/dv/line", test_line);
 	g_test_add_func("/dv/ring-failover", test_ring_failover);
 	g_test_add_func("/dv/request-dropped-by-neighbour", test_request_dropped_by_neighbour);
+	g_test_add_func("/dv/request-dedup", test_request_dedup);
 	g_test_add_func("/dv/partition", test_partition_no_count_to_infinity);
 	g_test_add_func("/dv/random-churn", test_random_churn);
 	g_test_add_func("/dv/hostile", test_hostile_messages);
