@@ -301,8 +301,9 @@ gboolean glow_link_send(GlowLink *l, const GlowPacketHeader *h, const uint8_t *p
 
 	if (l->state != ST_ESTABLISHED || h->payload_len > glow_packet_max_payload(h->type, l->peer_max_payload))
 		return FALSE;
-	/* Routing messages are few and small, and stale routes cost more than
-	 * a full queue: they may go a little over. */
+	/* Stale routes cost more than a full queue, and routing output is
+	 * bounded (at most a whole table per dump): it may go over, by as much
+	 * as the largest table. */
 	gsize limit = l->cfg.sendq_max + (h->type == GLOW_PKT_ROUTING ? GLOW_LINK_ROUTING_RESERVE : 0);
 	if (l->pend.len + l->wbuf.len + total > limit) {
 		l->stats.drops++;
@@ -350,8 +351,8 @@ static void send_ping(GlowLink *l, gint64 now);
  * 0.9) of keepalive_ms; the other side's is from [0.95, 1]. So on an idle
  * link only the dialer pings, and each ping and its pong show both sides
  * that the other is alive: three TCP segments (ping, pong with the ACK,
- * the ACK of the pong) per exchange, the fewest that can. The other side
- * pings only when the dialer's pings stop coming. */
+ * the ACK of the pong) per exchange, the fewest that can. When else the
+ * other side pings: check_liveness. */
 static void next_quiet(GlowLink *l)
 {
 	gint64 ka = (gint64)l->cfg.keepalive_ms * 1000, twentieth = MAX(ka / 20, 1);
@@ -729,9 +730,10 @@ static void check_busy(GlowLink *l, gint64 now)
 		send_ping(l, now);
 }
 
-/* Two clocks tell a dead peer. Idle: a ping after keepalive_ms (a little
- * less, next_quiet) without hearing the peer, dead after dead_ms of silence. Busy: fast, from the transport's acknowledgements
- * where it has them (check_path), else from probes (check_busy). A path in
+/* Two clocks tell a dead peer. Idle: a ping after a little less than
+ * keepalive_ms (next_quiet) without hearing the peer, dead after dead_ms
+ * of silence. Busy: fast, from the transport's acknowledgements where it
+ * has them (check_path), else from probes (check_busy). A path in
  * use fails over within about busy_dead_ms; an idle one costs one ping and
  * pong per keepalive_ms (docs/routing.md "Link liveness"). */
 static void check_liveness(GlowLink *l, gint64 now)
