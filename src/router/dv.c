@@ -25,7 +25,7 @@ typedef struct {
 	guint16 seqno;
 	guint adv_metric;   /* what the neighbour advertised */
 	guint64 refreshed_ms;
-	guint64 requested_ms; /* when we last asked this neighbour for a newer seqno (0: not since it changed) */
+	guint64 requested_ms; /* when we last asked this neighbour for a newer seqno (0: not since its last update) */
 } Route;
 
 typedef struct {
