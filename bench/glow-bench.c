@@ -43,6 +43,7 @@
 #include "glow/common.pb-c.h"
 #include "glow/diag.pb-c.h"
 #include "glow/node.pb-c.h"
+#include "transport/loop.h"
 
 #ifndef GLOWD_PATH
 #define GLOWD_PATH "glowd"
@@ -79,6 +80,7 @@ typedef struct {
 	guint pingpong_n, warm_n, latency_n, rate_n, warm_items, runs;
 	guint watchdog_s;
 	const char *glowd;
+	int busy_poll_us;        /* passed to every glowd; -1 = glowd's default */
 } Settings;
 
 /* Where the two ends of a round trip run. On a VM a loopback round trip
@@ -93,11 +95,13 @@ static const char *const place_keys[N_PLACES] = { "unpinned", "one_cpu", "two_cp
  * its error text and the run goes on with the others. */
 typedef struct {
 	double tcp_gbps, tcp_p50_us[N_PLACES], tcp_p99_us[N_PLACES];
+	double tcp_spin_p50_us, tcp_spin_p99_us; /* unpinned, both ends busy-polling as glowd does */
 	double aead_gbps;
 	double bulk_gbps, bulk_runs[8];
 	guint n_bulk_runs;
 	guint64 bulk_items;
 	double call_p50_us[N_PLACES], call_p99_us[N_PLACES], calls_per_sec;
+	double call_off_p50_us, call_off_p99_us; /* unpinned, glowd --busy-poll-us 0: the baseline */
 	double rss_idle_mib, rss_links_mib, rss_busy_mib;
 	char *err_a, *err_b, *err_c, *err_d, *err_e;
 	GPtrArray *notes; /* things seen on the way: glowd exit trouble, ... */
@@ -594,7 +598,22 @@ static gboolean bench_tcp_throughput(const Settings *s, Results *r, GError **err
 
 typedef struct {
 	int lfd, cpu;
+	guint spin_us; /* busy-poll this long before blocking */
 } EchoArgs;
+
+/* Busy-polls fd for up to spin_us, yielding the CPU between polls, as
+ * glowd's loop does (src/transport/loop.c), so that the floor for a
+ * busy-polling glowd is taken the same way. */
+static void spin_readable(int fd, guint spin_us)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	gint64 end = now_ns() + (gint64)spin_us * 1000;
+	while (spin_us && now_ns() < end) {
+		if (poll(&p, 1, 0) > 0)
+			return;
+		sched_yield();
+	}
+}
 
 /* The echo child: returns every byte it reads until EOF. alarm() bounds its
  * life should the parent never connect or never close. */
@@ -611,7 +630,9 @@ static void echo_child(void *arg)
 		_exit(1);
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 	for (;;) {
-		ssize_t n = read(fd, buf, sizeof buf);
+		ssize_t n;
+		spin_readable(fd, x->spin_us);
+		n = read(fd, buf, sizeof buf);
 		if (n <= 0)
 			_exit(n == 0 ? 0 : 1);
 		for (ssize_t off = 0; off < n;) {
@@ -624,7 +645,7 @@ static void echo_child(void *arg)
 }
 
 /* One 16-byte round trip, waiting for the answer with poll() like an event loop. */
-static gboolean ping_once(int fd, gint64 *ns, GError **error)
+static gboolean ping_once(int fd, guint spin_us, gint64 *ns, GError **error)
 {
 	char msg[PING_LEN] = "glow-bench-ping", back[PING_LEN];
 	size_t got = 0;
@@ -633,6 +654,7 @@ static gboolean ping_once(int fd, gint64 *ns, GError **error)
 	if (send(fd, msg, sizeof msg, MSG_NOSIGNAL) != (ssize_t)sizeof msg)
 		return set_errno(error, "ping-pong send");
 	while (got < sizeof back) {
+		spin_readable(fd, spin_us);
 		if (!wait_fd(fd, POLLIN, IO_TIMEOUT_MS, "waiting for the echo", error))
 			return FALSE;
 		ssize_t n = recv(fd, back + got, sizeof back - got, 0);
@@ -647,28 +669,34 @@ static gboolean ping_once(int fd, gint64 *ns, GError **error)
 	return TRUE;
 }
 
-static gboolean ping_loop(const Settings *s, int fd, Place place, Results *r, GError **error)
+static gboolean ping_loop(const Settings *s, int fd, guint spin_us, double *p50, double *p99, GError **error)
 {
 	guint n = s->pingpong_n;
 	gint64 *lat = g_new(gint64, n), ns;
 	gboolean ok = TRUE;
 
 	for (guint i = 0; ok && i < s->warm_n; i++)
-		ok = ping_once(fd, &ns, error);
+		ok = ping_once(fd, spin_us, &ns, error);
 	for (guint i = 0; ok && i < n; i++)
-		ok = ping_once(fd, &lat[i], error);
+		ok = ping_once(fd, spin_us, &lat[i], error);
 	if (ok) {
 		qsort(lat, n, sizeof *lat, cmp_i64);
-		r->tcp_p50_us[place] = (double)percentile(lat, n, 50) / 1e3;
-		r->tcp_p99_us[place] = (double)percentile(lat, n, 99) / 1e3;
+		*p50 = (double)percentile(lat, n, 50) / 1e3;
+		*p99 = (double)percentile(lat, n, 99) / 1e3;
 	}
 	g_free(lat);
 	return ok;
 }
 
-static gboolean pingpong_at(const Settings *s, Place place, Results *r, GError **error)
+/* The busy-poll window glowd runs with in this bench. */
+static guint glowd_spin_us(const Settings *s)
 {
-	EchoArgs x;
+	return s->busy_poll_us < 0 ? GLOW_LOOP_BUSY_POLL_DEFAULT_US : (guint)s->busy_poll_us;
+}
+
+static gboolean pingpong_at(const Settings *s, Place place, guint spin_us, Results *r, GError **error)
+{
+	EchoArgs x = { .spin_us = spin_us };
 	guint16 port;
 	int one = 1, fd, c0;
 	pid_t pid;
@@ -688,7 +716,9 @@ static gboolean pingpong_at(const Settings *s, Place place, Results *r, GError *
 		return set_errno(error, "connecting to the echo child");
 	}
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-	ok = pin(0, c0, error) && ping_loop(s, fd, place, r, error);
+	ok = pin(0, c0, error) &&
+	     ping_loop(s, fd, spin_us, spin_us ? &r->tcp_spin_p50_us : &r->tcp_p50_us[place],
+	               spin_us ? &r->tcp_spin_p99_us : &r->tcp_p99_us[place], error);
 	pin(0, -1, NULL);
 	close(fd); /* EOF: the child exits 0 */
 	child_stop(pid, r->notes);
@@ -700,9 +730,9 @@ static gboolean pingpong_at(const Settings *s, Place place, Results *r, GError *
 static gboolean bench_tcp_pingpong(const Settings *s, Results *r, GError **error)
 {
 	for (Place p = 0; p < N_PLACES; p++)
-		if (!pingpong_at(s, p, r, error))
+		if (!pingpong_at(s, p, 0, r, error))
 			return FALSE;
-	return TRUE;
+	return !glowd_spin_us(s) || pingpong_at(s, PLACE_FREE, glowd_spin_us(s), r, error);
 }
 
 /* --- (b) ChaCha20-Poly1305 on one core ----------------------------------------------------- */
@@ -920,6 +950,10 @@ static char **node_argv(const Settings *s, const Node *n, const char *connect_to
 	g_ptr_array_add(a, g_strdup("-l"));
 	/* Leaves only dial out: no listener, no control socket to disturb the figure. */
 	g_ptr_array_add(a, g_strdup(connect_to ? "none" : "127.0.0.1:0"));
+	if (s->busy_poll_us >= 0) {
+		g_ptr_array_add(a, g_strdup("--busy-poll-us"));
+		g_ptr_array_add(a, g_strdup_printf("%d", s->busy_poll_us));
+	}
 	if (connect_to) {
 		g_ptr_array_add(a, g_strdup("--no-control"));
 		g_ptr_array_add(a, g_strdup("-c"));
@@ -1021,6 +1055,15 @@ static double rss_mib(pid_t pid)
 	if (!g_file_get_contents(path, &text, NULL, NULL) || !(p = strstr(text, "\nVmRSS:")))
 		return NAN;
 	return g_ascii_strtod(p + 7, NULL) / 1024.0; /* the kernel reports kB = KiB */
+}
+
+/* Moves an error's text into a section's error slot (appending: (a) has two parts). */
+static void keep_error(char **slot, GError **e)
+{
+	char *old = *slot;
+	*slot = old ? g_strdup_printf("%s; %s", old, (*e)->message) : g_strdup((*e)->message);
+	g_free(old);
+	g_clear_error(e);
 }
 
 /* --- (c) and (d): Glow between two nodes ------------------------------------------------------ */
@@ -1169,7 +1212,7 @@ static gboolean bench_bulk(const Settings *s, Pair *p, Results *r, GError **erro
 
 /* Sequential calls with A and B placed as p (see Place); a warm-up first, so
  * the figure does not include the move to new CPUs. */
-static gboolean latency_at(const Settings *s, Pair *p, Place place, Results *r, GError **error)
+static gboolean latency_at(const Settings *s, Pair *p, Place place, double *p50, double *p99, GError **error)
 {
 	Glow__MeasureReply *m = NULL;
 	int c0, c1;
@@ -1191,8 +1234,8 @@ static gboolean latency_at(const Settings *s, Pair *p, Place place, Results *r, 
 		             deadline_for(s->latency_n * 5e-4), &m, error);
 	}
 	if (ok) {
-		r->call_p50_us[place] = (double)m->p50_us;
-		r->call_p99_us[place] = (double)m->p99_us;
+		*p50 = (double)m->p50_us;
+		*p99 = (double)m->p99_us;
 		glow__measure_reply__free_unpacked(m, NULL);
 	}
 	if (place != PLACE_FREE) {
@@ -1206,7 +1249,7 @@ static gboolean bench_calls(const Settings *s, Pair *p, Results *r, GError **err
 {
 	Glow__MeasureReply *m = NULL;
 
-	if (!latency_at(s, p, PLACE_FREE, r, error))
+	if (!latency_at(s, p, PLACE_FREE, &r->call_p50_us[PLACE_FREE], &r->call_p99_us[PLACE_FREE], error))
 		return FALSE;
 
 	progress("(d) rate: %u calls, %u in flight", s->rate_n, RATE_INFLIGHT);
@@ -1216,13 +1259,15 @@ static gboolean bench_calls(const Settings *s, Pair *p, Results *r, GError **err
 	r->calls_per_sec = m->calls_per_sec;
 	glow__measure_reply__free_unpacked(m, NULL);
 	/* Pinned runs last: unpinned is how glowd runs, so it comes first. */
-	return latency_at(s, p, PLACE_ONE_CPU, r, error) && latency_at(s, p, PLACE_TWO_CPUS, r, error);
+	return latency_at(s, p, PLACE_ONE_CPU, &r->call_p50_us[PLACE_ONE_CPU], &r->call_p99_us[PLACE_ONE_CPU], error) &&
+	       latency_at(s, p, PLACE_TWO_CPUS, &r->call_p50_us[PLACE_TWO_CPUS], &r->call_p99_us[PLACE_TWO_CPUS], error);
 }
 
-static gboolean pair_start(const Settings *s, GMainContext *ctx, Pair *p, GError **error)
+static gboolean pair_start(const Settings *s, GMainContext *ctx, Pair *p, const char *la, const char *lb,
+                           GError **error)
 {
-	progress("(c)(d) starting glowd A and B and linking A -> B");
-	if (!(p->a = node_start(s, ctx, "A", NULL, error)) || !(p->b = node_start(s, ctx, "B", NULL, error)))
+	progress("(c)(d) starting glowd %s and %s and linking %s -> %s", la, lb, la, lb);
+	if (!(p->a = node_start(s, ctx, la, NULL, error)) || !(p->b = node_start(s, ctx, lb, NULL, error)))
 		return FALSE;
 	if (!node_link_to(p->a, p->b, error)) {
 		explain(*error, (Node *[]){ p->a, p->b }, 2);
@@ -1237,7 +1282,7 @@ static void bench_glow(const Settings *s, GMainContext *ctx, Results *r)
 	Pair p = { 0 };
 	GError *e = NULL;
 
-	if (!pair_start(s, ctx, &p, &e)) {
+	if (!pair_start(s, ctx, &p, "A", "B", &e)) {
 		r->err_c = g_strdup(e->message);
 		r->err_d = g_strdup(e->message);
 	} else {
@@ -1251,6 +1296,26 @@ static void bench_glow(const Settings *s, GMainContext *ctx, Results *r)
 	}
 	g_clear_error(&e);
 	/* Stop A and B now so they do not share the CPUs with (e). */
+	node_stop(p.a, r->notes);
+	node_stop(p.b, r->notes);
+	g_free(p.target);
+}
+
+/* The same unpinned round trip with glowd's busy polling off: what the
+ * polling buys, measured in this run. */
+static void bench_glow_no_polling(const Settings *s, GMainContext *ctx, Results *r)
+{
+	Settings off = *s;
+	Pair p = { 0 };
+	GError *e = NULL;
+
+	if (!glowd_spin_us(s))
+		return;
+	off.busy_poll_us = 0;
+	progress("(d) baseline: glowd A and B with --busy-poll-us 0");
+	if (!pair_start(&off, ctx, &p, "A-nopoll", "B-nopoll", &e) ||
+	    !latency_at(&off, &p, PLACE_FREE, &r->call_off_p50_us, &r->call_off_p99_us, &e))
+		keep_error(&r->err_d, &e);
 	node_stop(p.a, r->notes);
 	node_stop(p.b, r->notes);
 	g_free(p.target);
@@ -1392,6 +1457,11 @@ static void print_text_ab(const Settings *s, const Results *r)
 		row(p ? what : "(a) raw TCP ping-pong 16 B, p50 / p99", v, p ? NULL : "floor for (d)",
 		    p ? NULL : n_pp);
 	}
+	if (glowd_spin_us(s)) {
+		g_autofree char *v = p50_p99(r->tcp_spin_p50_us, r->tcp_spin_p99_us, "%.1f");
+		g_autofree char *what = g_strdup_printf("      unpinned, busy-polling %u µs", glowd_spin_us(s));
+		row(what, v, NULL, "both ends poll before blocking, as glowd does");
+	}
 	row_error("(a)", r->err_a);
 	row(what_b, aead, "floor for (c)", NULL);
 	row_error("(b)", r->err_b);
@@ -1427,8 +1497,12 @@ static char *vs(double v, double target, double raw, const char *what)
 static void print_text_d(const Settings *s, const Results *r)
 {
 	g_autofree char *p50 = fmt("%.0f µs", r->call_p50_us[0]), *p99 = fmt("%.0f µs", r->call_p99_us[0]);
-	g_autofree char *n50 = vs(r->call_p50_us[0], TARGET_P50_US, r->tcp_p50_us[0], "p50 (unpinned)");
-	g_autofree char *n99 = vs(r->call_p99_us[0], TARGET_P50_US, r->tcp_p99_us[0], "p99 (unpinned)");
+	/* Compare like with like: a busy-polling glowd against busy-polling raw TCP. */
+	gboolean spin = glowd_spin_us(s) && !isnan(r->tcp_spin_p50_us);
+	g_autofree char *n50 = vs(r->call_p50_us[0], TARGET_P50_US, spin ? r->tcp_spin_p50_us : r->tcp_p50_us[0],
+	                          spin ? "p50 (unpinned, busy-polling)" : "p50 (unpinned)");
+	g_autofree char *n99 = vs(r->call_p99_us[0], TARGET_P50_US, spin ? r->tcp_spin_p99_us : r->tcp_p99_us[0],
+	                          spin ? "p99 (unpinned, busy-polling)" : "p99 (unpinned)");
 	g_autofree char *rate = fmt("%.0f calls/s", r->calls_per_sec);
 	g_autofree char *what_r = g_strdup_printf("(d) Glow calls/s, 16 B, %u in flight", RATE_INFLIGHT);
 	g_autofree char *n_l = g_strdup_printf("unpinned; %u sequential calls each", s->latency_n);
@@ -1443,6 +1517,16 @@ static void print_text_d(const Settings *s, const Results *r)
 		g_autofree char *note = isnan(x50) ? g_strdup("")
 		                                   : g_strdup_printf("%.2gx / %.2gx raw TCP %s", x50, x99, place_names[p]);
 		row(what, v, NULL, p ? note : n_l);
+	}
+	if (glowd_spin_us(s)) {
+		g_autofree char *v = p50_p99(r->call_off_p50_us, r->call_off_p99_us, "%.0f");
+		g_autofree char *note =
+		        isnan(r->call_off_p50_us)
+		                ? g_strdup("")
+		                : g_strdup_printf("baseline: busy polling buys %.2gx at p50 (%.2gx raw TCP unpinned)",
+		                                  r->call_off_p50_us / r->call_p50_us[0],
+		                                  r->call_off_p50_us / r->tcp_p50_us[0]);
+		row("      A and B unpinned, --busy-poll-us 0", v, NULL, note);
 	}
 	row(what_r, rate, NULL, n_r);
 	row_error("(d)", r->err_d);
@@ -1527,6 +1611,9 @@ static void json_raw(JsonBuilder *b, const Settings *s, const Results *r)
 		json_builder_end_object(b);
 	}
 	json_builder_end_object(b);
+	j_num(b, "pingpong_busy_poll_p50_us", r->tcp_spin_p50_us);
+	j_num(b, "pingpong_busy_poll_p99_us", r->tcp_spin_p99_us);
+	j_int(b, "busy_poll_us", glowd_spin_us(s));
 	j_int(b, "pingpong_round_trips", s->pingpong_n);
 	j_str(b, "error", r->err_a);
 	json_builder_end_object(b);
@@ -1579,6 +1666,9 @@ static void json_calls(JsonBuilder *b, const Settings *s, const Results *r)
 		json_builder_end_object(b);
 	}
 	json_builder_end_object(b);
+	j_num(b, "no_busy_poll_p50_us", r->call_off_p50_us);
+	j_num(b, "no_busy_poll_p99_us", r->call_off_p99_us);
+	j_int(b, "busy_poll_us", glowd_spin_us(s));
 	j_int(b, "latency_calls", s->latency_n);
 	j_num(b, "calls_per_sec", r->calls_per_sec);
 	j_int(b, "rate_calls", s->rate_n);
@@ -1643,7 +1733,7 @@ static void print_json(const Settings *s, const RunInfo *ri, const Results *r, g
 static void usage(FILE *f)
 {
 	fprintf(f,
-	        "Usage: glow-bench [--quick] [--json] [--items N]\n\n"
+	        "Usage: glow-bench [--quick] [--json] [--items N] [--busy-poll-us N]\n\n"
 	        "Measures the floor and Glow on top of it, and prints each figure with its target:\n"
 	        "  (a) raw loopback TCP: throughput (256 KiB writes) and 16-byte ping-pong p50/p99\n"
 	        "      (unpinned, and pinned to one CPU and to two, as is (d): on VMs the CPU\n"
@@ -1657,10 +1747,12 @@ static void usage(FILE *f)
 	        "  --quick      small counts: a smoke run in well under 20 s, rough figures\n"
 	        "  --json       print the results as JSON (progress still goes to stderr)\n"
 	        "  --items N    (c) items per run (default: sized for ~3 s, at most %u)\n"
+	        "  --busy-poll-us N  run every glowd with --busy-poll-us N (default: glowd's, %u);\n"
+	        "               (d) also measures glowd with busy polling off, as the baseline\n"
 	        "  -h, --help   this help\n\n"
 	        "Environment: GLOWD=PATH runs that glowd (default %s).\n"
 	        "Exit status: 0 measured (targets met or not), 1 could not measure, 2 bad usage.\n",
-	        RATE_INFLIGHT, LEAVES, BULK_MAX_ITEMS, GLOWD_PATH);
+	        RATE_INFLIGHT, LEAVES, BULK_MAX_ITEMS, GLOW_LOOP_BUSY_POLL_DEFAULT_US, GLOWD_PATH);
 }
 
 static void settings_init(Settings *s, gboolean quick)
@@ -1683,7 +1775,7 @@ static void settings_init(Settings *s, gboolean quick)
 static int parse_args(int argc, char **argv, Settings *s)
 {
 	gboolean quick = FALSE, json = FALSE;
-	guint64 items = 0;
+	guint64 items = 0, busy = G_MAXUINT64;
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--quick")) {
 			quick = TRUE;
@@ -1692,6 +1784,11 @@ static int parse_args(int argc, char **argv, Settings *s)
 		} else if (!strcmp(argv[i], "--items")) {
 			if (i + 1 == argc || !g_ascii_string_to_unsigned(argv[++i], 10, 1, 10000000, &items, NULL)) {
 				fprintf(stderr, "glow-bench: --items takes a count, 1 to 10000000\n");
+				return 2;
+			}
+		} else if (!strcmp(argv[i], "--busy-poll-us")) {
+			if (i + 1 == argc || !g_ascii_string_to_unsigned(argv[++i], 10, 0, 1000, &busy, NULL)) {
+				fprintf(stderr, "glow-bench: --busy-poll-us takes 0 to 1000\n");
 				return 2;
 			}
 		} else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
@@ -1706,6 +1803,7 @@ static int parse_args(int argc, char **argv, Settings *s)
 	settings_init(s, quick);
 	s->json = json;
 	s->items = items;
+	s->busy_poll_us = busy == G_MAXUINT64 ? -1 : (int)busy;
 	return -1;
 }
 
@@ -1766,15 +1864,6 @@ static gboolean prepare(const Settings *s, GError **error)
 	return TRUE;
 }
 
-/* Moves an error's text into a section's error slot (appending: (a) has two parts). */
-static void keep_error(char **slot, GError **e)
-{
-	char *old = *slot;
-	*slot = old ? g_strdup_printf("%s; %s", old, (*e)->message) : g_strdup((*e)->message);
-	g_free(old);
-	g_clear_error(e);
-}
-
 static void run_all(const Settings *s, GMainContext *ctx, Results *r)
 {
 	GError *e = NULL;
@@ -1788,6 +1877,7 @@ static void run_all(const Settings *s, GMainContext *ctx, Results *r)
 	progress("(b) ChaCha20-Poly1305, %.1f s", s->aead_secs);
 	bench_aead(s, r);
 	bench_glow(s, ctx, r);
+	bench_glow_no_polling(s, ctx, r);
 	if (!bench_memory(s, ctx, r, &e))
 		keep_error(&r->err_e, &e);
 }
@@ -1796,6 +1886,7 @@ static void results_init(Results *r)
 {
 	memset(r, 0, sizeof *r);
 	r->tcp_gbps = r->aead_gbps = r->bulk_gbps = r->calls_per_sec = NAN;
+	r->tcp_spin_p50_us = r->tcp_spin_p99_us = r->call_off_p50_us = r->call_off_p99_us = NAN;
 	for (Place p = 0; p < N_PLACES; p++)
 		r->tcp_p50_us[p] = r->tcp_p99_us[p] = r->call_p50_us[p] = r->call_p99_us[p] = NAN;
 	r->rss_idle_mib = r->rss_links_mib = r->rss_busy_mib = NAN;

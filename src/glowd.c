@@ -10,11 +10,12 @@
 
 #include "node/node.h"
 #include "services/diag/diag.h"
+#include "transport/loop.h"
 
 #define DEFAULT_LISTEN "0.0.0.0:7177"
 
 typedef struct {
-	GMainLoop *loop;
+	GlowLoop *loop;
 	gboolean verbose;
 } App;
 
@@ -40,7 +41,7 @@ static gboolean on_signal(gpointer data)
 {
 	App *app = data;
 	g_message("stopping (signal)");
-	g_main_loop_quit(app->loop);
+	glow_loop_quit(app->loop);
 	return G_SOURCE_CONTINUE;
 }
 
@@ -49,7 +50,7 @@ static void on_shutdown(GlowNode *n, gpointer data)
 	App *app = data;
 	(void)n;
 	g_message("stopping (requested by a client)");
-	g_main_loop_quit(app->loop);
+	glow_loop_quit(app->loop);
 }
 
 static void print_banner(GlowNode *n)
@@ -75,6 +76,7 @@ int main(int argc, char **argv)
 	g_auto(GStrv) listen = NULL, connect = NULL;
 	g_autofree char *relay = NULL;
 	gboolean version = FALSE, no_control = FALSE;
+	gint busy_poll_us = G_MININT; /* not given */
 	g_autoptr(GError) error = NULL;
 	GMainContext *ctx;
 	GlowNode *node;
@@ -91,6 +93,9 @@ int main(int argc, char **argv)
 		{ "relay", 0, 0, G_OPTION_ARG_STRING, &relay,
 		  "Whose traffic this node forwards: anyone (default), same-user or none", "POLICY" },
 		{ "config", 0, 0, G_OPTION_ARG_FILENAME, &config, "Config file (default STATE-DIR/glowd.conf)", "FILE" },
+		{ "busy-poll-us", 0, 0, G_OPTION_ARG_INT, &busy_poll_us,
+		  "Poll without sleeping for up to US microseconds while traffic is dense (0 = never; default 50)",
+		  "US" },
 		{ "no-control", 0, 0, G_OPTION_ARG_NONE, &no_control, "Do not open the control socket", NULL },
 		{ "verbose", 'v', 0, G_OPTION_ARG_NONE, &app.verbose, "Log more", NULL },
 		{ "version", 0, 0, G_OPTION_ARG_NONE, &version, "Print the version and exit", NULL },
@@ -146,13 +151,20 @@ int main(int argc, char **argv)
 			return 1;
 		}
 	}
+	if (busy_poll_us != G_MININT && (busy_poll_us < 0 || busy_poll_us > GLOW_LOOP_BUSY_POLL_MAX_US)) {
+		fprintf(stderr, "glowd: --busy-poll-us takes 0 to %d, not %d\n", GLOW_LOOP_BUSY_POLL_MAX_US, busy_poll_us);
+		glow_node_config_clear(&cfg);
+		return 2;
+	}
+	if (busy_poll_us != G_MININT)
+		cfg.busy_poll_us = (guint)busy_poll_us;
 	if (!cfg.listen) {
 		cfg.listen = g_new0(char *, 2);
 		cfg.listen[0] = g_strdup(DEFAULT_LISTEN);
 	}
 
 	ctx = g_main_context_new();
-	app.loop = g_main_loop_new(ctx, FALSE);
+	app.loop = glow_loop_new(ctx, cfg.busy_poll_us);
 	node = glow_node_new(ctx, &cfg, &error);
 	glow_node_config_clear(&cfg);
 	if (!node) {
@@ -173,13 +185,13 @@ int main(int argc, char **argv)
 		g_source_unref(s);
 	}
 	print_banner(node);
-	g_main_loop_run(app.loop);
+	glow_loop_run(app.loop);
 out:
 	glow_node_free(node);
 	/* Let deferred frees (closed sessions, finished dials) run before exit. */
 	while (g_main_context_iteration(ctx, FALSE))
 		;
-	g_main_loop_unref(app.loop);
+	glow_loop_free(app.loop);
 	g_main_context_unref(ctx);
 	return rc;
 }

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "node/node-internal.h"
+#include "transport/loop.h"
 
 #define G_LOG_DOMAIN_NODE "glowd"
 #define log_msg(...) g_log(G_LOG_DOMAIN_NODE, G_LOG_LEVEL_MESSAGE, __VA_ARGS__)
@@ -72,6 +73,7 @@ void glow_node_config_init(GlowNodeConfig *cfg)
 	memset(cfg, 0, sizeof *cfg);
 	cfg->control = TRUE;
 	cfg->relay = GLOW_RELAY_ANYONE;
+	cfg->busy_poll_us = GLOW_LOOP_BUSY_POLL_DEFAULT_US;
 	glow_link_config_default(&cfg->link);
 }
 
@@ -147,7 +149,8 @@ gboolean glow_node_config_load(GlowNodeConfig *cfg, const char *path, GError **e
 	    !read_uint(kf, "link", "busy_dead_ms", 100, 3600000, &cfg->link.busy_dead_ms, error) ||
 	    !read_uint(kf, "link", "handshake_ms", 100, 600000, &cfg->link.handshake_ms, error) ||
 	    !read_uint(kf, "link", "rekey_seconds", 1, 86400, &cfg->link.rekey_seconds, error) ||
-	    !read_uint(kf, "link", "rekey_records", 1, 1u << 30, &rekey_records, error)) {
+	    !read_uint(kf, "link", "rekey_records", 1, 1u << 30, &rekey_records, error) ||
+	    !read_uint(kf, "node", "busy_poll_us", 0, GLOW_LOOP_BUSY_POLL_MAX_US, &cfg->busy_poll_us, error)) {
 		g_prefix_error(error, "%s: ", path);
 		return FALSE;
 	}

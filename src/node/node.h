@@ -36,6 +36,7 @@ typedef struct {
 	GlowRelayMode relay;
 	gboolean relay_set;   /* relay came from a flag (the config file does not override it) */
 	guint64 relay_rate;   /* relayed bytes per second, 0 = no limit */
+	guint busy_poll_us;   /* for the loop that runs the node (transport/loop.h); the node itself ignores it */
 } GlowNodeConfig;
 
 void glow_node_config_init(GlowNodeConfig *cfg);
