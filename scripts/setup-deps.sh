@@ -10,6 +10,8 @@ PKGS=(
   libglib2.0-dev libsodium-dev
   libprotobuf-c-dev protobuf-c-compiler
   libjson-glib-dev
+  libqrencode-dev libavahi-client-dev libavahi-glib-dev
+  avahi-daemon dbus
   clang libclang-rt-14-dev
   python3 iproute2 procps
 )
