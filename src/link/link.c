@@ -60,6 +60,7 @@ struct GlowLink {
 	GlowNodeId peer;
 	char *peer_name;
 	guint32 peer_max_payload; /* from its hello: larger packets are not sent */
+	GBytes *self_cert, *peer_cert; /* device certificates, opaque here (hello field 5) */
 
 	Buf rbuf;   /* bytes from the socket */
 	Buf asmb;   /* a packet being reassembled across records */
@@ -376,6 +377,9 @@ static gboolean write_hello(GlowLink *l)
 	hello.signature.len = 64;
 	hello.name = l->self_name;
 	hello.max_packet = l->cfg.max_payload;
+	if (l->self_cert) {
+		hello.device_cert.data = (uint8_t *)g_bytes_get_data(l->self_cert, &hello.device_cert.len);
+	}
 	if (glow__link_hello__get_packed_size(&hello) > sizeof payload)
 		return FALSE;
 	plen = glow__link_hello__pack(&hello, payload);
@@ -416,6 +420,9 @@ static const char *check_hello(GlowLink *l, const uint8_t *payload, size_t len)
 	}
 	l->peer_max_payload = hello->max_packet ? MIN(hello->max_packet, GLOW_PACKET_MAX_PAYLOAD)
 	                                        : GLOW_PACKET_MAX_PAYLOAD;
+	if (l->peer_cert)
+		g_bytes_unref(l->peer_cert);
+	l->peer_cert = hello->device_cert.len ? g_bytes_new(hello->device_cert.data, hello->device_cert.len) : NULL;
 	g_free(l->peer_name);
 	l->peer_name = g_utf8_make_valid(hello->name ? hello->name : "", MIN(strlen(hello->name ? hello->name : ""), 64));
 out:
@@ -870,6 +877,10 @@ void glow_link_unref(GlowLink *l)
 	g_array_unref(l->clear);
 	g_free(l->self_name);
 	g_free(l->peer_name);
+	if (l->self_cert)
+		g_bytes_unref(l->self_cert);
+	if (l->peer_cert)
+		g_bytes_unref(l->peer_cert);
 	g_free(l);
 }
 
@@ -907,6 +918,14 @@ gboolean glow_link_is_established(const GlowLink *l) { return l->state == ST_EST
 gboolean glow_link_is_initiator(const GlowLink *l) { return l->initiator; }
 const GlowNodeId *glow_link_peer(const GlowLink *l) { return &l->peer; }
 const char *glow_link_peer_name(const GlowLink *l) { return l->peer_name; }
+GBytes *glow_link_peer_cert(const GlowLink *l) { return l->peer_cert; }
+
+void glow_link_set_local_cert(GlowLink *l, GBytes *cert)
+{
+	if (l->self_cert)
+		g_bytes_unref(l->self_cert);
+	l->self_cert = cert ? g_bytes_ref(cert) : NULL;
+}
 const GlowConn *glow_link_conn(const GlowLink *l) { return l->conn; }
 const GlowLinkStats *glow_link_stats(const GlowLink *l) { return &l->stats; }
 gsize glow_link_queued(const GlowLink *l) { return l->pend.len + l->wbuf.len; }

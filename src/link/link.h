@@ -84,6 +84,12 @@ gboolean glow_link_is_initiator(const GlowLink *l);
 /* Valid once established. */
 const GlowNodeId *glow_link_peer(const GlowLink *l);
 const char *glow_link_peer_name(const GlowLink *l);
+/* The peer's device certificate from its hello, unchecked (the node checks
+ * it: node/user.h), or NULL. */
+GBytes *glow_link_peer_cert(const GlowLink *l);
+/* What this side's hello carries as its certificate; call right after
+ * glow_link_new (the hello goes out from the main loop). */
+void glow_link_set_local_cert(GlowLink *l, GBytes *cert);
 const GlowConn *glow_link_conn(const GlowLink *l);
 const GlowLinkStats *glow_link_stats(const GlowLink *l);
 gsize glow_link_queued(const GlowLink *l);

@@ -1,10 +1,14 @@
 /* node-internal.h — GlowNode's insides, shared by node.c and node_service.c only. */
 #pragma once
 
+#include "node/book.h"
 #include "node/control.h"
 #include "node/node.h"
 #include "router/e2e.h"
 #include "router/router.h"
+#include "node/user.h"
+
+struct Glow__PeerList;
 
 typedef struct {
 	guint64 packets, bytes;       /* forwarded for other nodes */
@@ -53,6 +57,10 @@ struct GlowNode {
 	gpointer shutdown_data;
 	guint64 rejected_packets;
 	GHashTable *session_calls; /* SessionCall key -> SessionCall: local clients' calls to other nodes */
+	GlowUser *user;            /* this node's user and device certificate (peers.c) */
+	GlowBook *book;            /* the address book */
+	GHashTable *peer_dials;    /* node id -> PeerDial: own devices being (re)dialed */
+	gint64 book_saved_us, peers_checked_us;
 };
 
 /* Starts the built-in core process and the glow.Node resource. */
@@ -61,3 +69,21 @@ void glow_node_links_snapshot(GlowNode *n, GPtrArray *out);
 /* Resolves a typed node ID or >= 8 char prefix among this node and its
  * links. Returns FALSE with a message (g_free) when unknown or ambiguous. */
 gboolean glow_node_resolve(GlowNode *n, const char *text, GlowNodeId *out, char **message);
+
+/* The established link to id, if any. */
+GlowLink *glow_node_link_to(GlowNode *n, const GlowNodeId *id);
+
+/* peers.c: the user, the address book and links to the own user's devices. */
+gboolean glow_peers_start(GlowNode *n, GError **error);
+void glow_peers_stop(GlowNode *n);
+gboolean glow_peers_same_user(GlowNode *n, const GlowNodeId *id);
+void glow_peers_link_up(GlowNode *n, GlowLink *l);
+void glow_peers_link_down(GlowNode *n, GlowLink *l);
+void glow_peers_sync_received(GlowNode *n, const GlowNodeId *from, const struct Glow__PeerList *list);
+void glow_peers_reply_list(GlowNode *n, GlowCall *call);
+/* Dial id (one of our devices) if it is not linked; fresh: news of it, start over now. */
+void glow_peers_want(GlowNode *n, const GlowNodeId *id, gboolean fresh);
+/* Tells every linked device of ours what this node knows. */
+void glow_peers_announce(GlowNode *n);
+void glow_peers_tick(GlowNode *n);
+

@@ -727,6 +727,7 @@ static void on_link_established(GlowLink *l, gpointer user)
 		glow_link_close(l, why);
 		return;
 	}
+	glow_peers_link_up(n, l);
 	glow_router_add_neighbour(n->router, glow_link_id(l), glow_link_peer(l), l, link_cost(l));
 	g_hash_table_insert(n->link_costs, g_memdup2(&(guint64){ glow_link_id(l) }, sizeof(guint64)),
 	                    GUINT_TO_POINTER(link_cost(l)));
@@ -817,7 +818,11 @@ static void on_link_closed(GlowLink *l, const char *reason, gpointer user)
 		                                                   : GLOW_ERR_UNREACHABLE;
 		connect_finish(c, NULL, code, reason);
 	}
+	glow_link_ref(l);
 	g_hash_table_remove(n->links, &id); /* drops the node's reference */
+	if (glow_link_stats(l)->established_us)
+		glow_peers_link_down(n, l); /* after: the peer must count as unlinked */
+	glow_link_unref(l);
 }
 
 static const GlowLinkCallbacks link_cb = {
@@ -831,6 +836,7 @@ static GlowLink *add_link(GlowNode *n, GlowConn *conn, gboolean initiator, const
 	guint64 id = n->next_link_id++;
 	GlowLink *l = glow_link_new(n->ctx, id, conn, initiator, n->identity, n->name, expect, &n->cfg.link,
 	                            &link_cb, n);
+	glow_link_set_local_cert(l, n->user->cert);
 	guint64 *key = g_new(guint64, 1);
 	*key = id;
 	g_hash_table_insert(n->links, key, l);
@@ -1069,6 +1075,7 @@ static gboolean on_node_tick(gpointer data)
 	GlowNode *n = data;
 	glow_e2e_tick(n->e2e, now_ms());
 	refresh_link_costs(n);
+	glow_peers_tick(n);
 	return G_SOURCE_CONTINUE;
 }
 
@@ -1121,7 +1128,7 @@ GlowNode *glow_node_new(GMainContext *ctx, const GlowNodeConfig *cfg, GError **e
 	n->tick = glow_timer_new(ctx, GLOW_ROUTER_TICK_MS, on_node_tick, n);
 	n->rpc = glow_rpc_new(ctx, rpc_send, n);
 	n->resources = glow_resources_new(n->reg, &n->identity->id, n->rpc);
-	if (!glow_node_service_start(n, error) || !open_listeners(n, error))
+	if (!glow_peers_start(n, error) || !glow_node_service_start(n, error) || !open_listeners(n, error))
 		goto fail;
 	if (cfg->control) {
 		sock = g_build_filename(cfg->state_dir, GLOW_CONTROL_SOCKET_NAME, NULL);
@@ -1175,6 +1182,7 @@ void glow_node_free(GlowNode *n)
 	}
 	glow_control_free(n->control);
 	glow_resources_free(n->resources);
+	glow_peers_stop(n);
 	glow_rpc_free(n->rpc);
 	glow_e2e_free(n->e2e);
 	glow_router_free(n->router);

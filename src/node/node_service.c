@@ -319,15 +319,15 @@ static void node_shutdown(GlowCall *call, const ProtobufCMessage *in, gpointer d
 }
 
 static const GlowHandlerEntry node_handlers[] = {
-	{ "Info", node_info, GLOW_ACCESS_ANY },
-	{ "ListResources", node_list_resources, GLOW_ACCESS_ANY },
-	{ "ListLinks", node_list_links, GLOW_ACCESS_ANY },
+	{ "Info", node_info, GLOW_ACCESS_USER },
+	{ "ListResources", node_list_resources, GLOW_ACCESS_USER },
+	{ "ListLinks", node_list_links, GLOW_ACCESS_USER },
 	{ "Connect", node_connect, GLOW_ACCESS_LOCAL },
 	{ "Disconnect", node_disconnect, GLOW_ACCESS_LOCAL },
 	{ "Shutdown", node_shutdown, GLOW_ACCESS_LOCAL },
-	{ "Routes", node_routes, GLOW_ACCESS_ANY },
-	{ "Ping", node_ping, GLOW_ACCESS_ANY },
-	{ NULL, NULL, GLOW_ACCESS_ANY },
+	{ "Routes", node_routes, GLOW_ACCESS_USER },
+	{ "Ping", node_ping, GLOW_ACCESS_USER },
+	{ NULL, NULL, GLOW_ACCESS_USER },
 };
 
 gboolean glow_node_service_start(GlowNode *n, GError **error)

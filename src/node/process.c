@@ -81,8 +81,8 @@ static void process_terminate(GlowCall *call, const ProtobufCMessage *in, gpoint
 }
 
 const GlowHandlerEntry glow_process_handlers[] = {
-	{ "Info", process_info, GLOW_ACCESS_ANY },
-	{ "ListResources", process_list, GLOW_ACCESS_ANY },
+	{ "Info", process_info, GLOW_ACCESS_USER },
+	{ "ListResources", process_list, GLOW_ACCESS_USER },
 	{ "Terminate", process_terminate, GLOW_ACCESS_LOCAL },
-	{ NULL, NULL, GLOW_ACCESS_ANY },
+	{ NULL, NULL, GLOW_ACCESS_USER },
 };

@@ -14,7 +14,15 @@ struct GlowResourceTable {
 	GHashTable *by_id;      /* guint64* -> GlowResource* (not owned here) */
 	GPtrArray *processes;   /* GlowProcess*, owned */
 	guint64 next_id;
+	GlowSameUserFn same_user;
+	gpointer same_user_data;
 };
+
+void glow_resources_set_trust(GlowResourceTable *t, GlowSameUserFn fn, gpointer data)
+{
+	t->same_user = fn;
+	t->same_user_data = data;
+}
 
 GlowResourceTable *glow_resources_new(const GlowIfaceRegistry *reg, const GlowNodeId *self, GlowRpc *rpc)
 {
@@ -225,13 +233,35 @@ static const GlowMethod *find_method(GlowResourceTable *t, GlowResource *r, cons
 	return NULL;
 }
 
-/* The one permission check every call passes. */
-static gboolean may_call(GlowResourceTable *t, const GlowResource *r, const GlowMethod *m, gboolean is_describe,
-                         const GlowPacketHeader *h)
+/* Describe is for whoever may call something: a resource with a public
+ * method describes itself to anyone, a private one only to its user. */
+static GlowAccess describe_access(const GlowResource *r)
 {
-	if (is_describe || r->access[m->index] == GLOW_ACCESS_ANY)
-		return TRUE;
-	return glow_node_id_equal(&h->src.node, &t->self);
+	GlowAccess open = GLOW_ACCESS_LOCAL;
+	for (guint i = 0; i < r->iface->n_methods; i++) {
+		if (r->access[i] == GLOW_ACCESS_PUBLIC)
+			return GLOW_ACCESS_PUBLIC;
+		if (r->access[i] == GLOW_ACCESS_USER)
+			open = GLOW_ACCESS_USER;
+	}
+	return open;
+}
+
+/* The one permission check every call passes. Callers are authenticated
+ * by then: a neighbour by its link, anyone else by the end-to-end session,
+ * a local client by the control socket. Returns the refusal, or NULL. */
+static const char *may_call(GlowResourceTable *t, const GlowResource *r, const GlowMethod *m, gboolean is_describe,
+                            const GlowPacketHeader *h)
+{
+	GlowAccess need = is_describe ? describe_access(r) : r->access[m->index];
+
+	if (glow_node_id_equal(&h->src.node, &t->self) || need == GLOW_ACCESS_PUBLIC)
+		return NULL;
+	if (need == GLOW_ACCESS_LOCAL)
+		return "may only be called from that node itself";
+	if (t->same_user && t->same_user(&h->src.node, t->same_user_data))
+		return NULL;
+	return "is private to its user's devices, and the caller is not one of them";
 }
 
 void glow_resources_dispatch(GlowResourceTable *t, const GlowPacketHeader *h, const uint8_t *payload)
@@ -242,6 +272,7 @@ void glow_resources_dispatch(GlowResourceTable *t, const GlowPacketHeader *h, co
 	ProtobufCMessage *in;
 	GlowCall *call;
 	GlowErrorCode code;
+	const char *refusal;
 	char addr[GLOW_ADDR_TEXT_BUF];
 
 	glow_resource_address(t, h->dst.resource, addr);
@@ -274,9 +305,9 @@ void glow_resources_dispatch(GlowResourceTable *t, const GlowPacketHeader *h, co
 		                                    : "is not a stream: clear the stream flag");
 		return;
 	}
-	if (!may_call(t, r, m, is_describe, h)) {
-		glow_rpc_reject(t->rpc, h, GLOW_ERR_PERMISSION_DENIED,
-		                "%s.%s on %s may only be called from that node itself", r->iface->name, m->name, addr);
+	if ((refusal = may_call(t, r, m, is_describe, h))) {
+		glow_rpc_reject(t->rpc, h, GLOW_ERR_PERMISSION_DENIED, "%s.%s on %s %s", is_describe ? "glow.Resource" : r->iface->name,
+		                is_describe ? "Describe" : m->name, addr, refusal);
 		return;
 	}
 	in = protobuf_c_message_unpack(m->input, NULL, h->payload_len, payload);

@@ -27,13 +27,19 @@ typedef struct GlowResource GlowResource;
 /* input is the decoded request; it is freed when the handler returns. */
 typedef void (*GlowHandler)(GlowCall *call, const ProtobufCMessage *input, gpointer data);
 
-/* Who may call a method. Until users and capabilities exist (they extend
- * glow_resources_may_call, the one place every call is checked), methods
- * that change a node are for its own local clients only. */
+/* Who may call a method, checked in one place for every call (may_call in
+ * resource.c; sharing and capabilities of later issues extend it there).
+ * The default, 0, is the user's devices: a resource is private unless its
+ * creator says otherwise. Describe is allowed to whoever may call at least
+ * one method. */
 typedef enum {
-	GLOW_ACCESS_ANY = 0,   /* any node linked to this one */
-	GLOW_ACCESS_LOCAL = 1, /* only callers on this node (control socket, own processes) */
+	GLOW_ACCESS_USER = 0,   /* this node's user's devices (and this node) */
+	GLOW_ACCESS_LOCAL = 1,  /* only callers on this node (control socket, own processes) */
+	GLOW_ACCESS_PUBLIC = 2, /* any node: pairing, rendezvous */
 } GlowAccess;
+
+/* TRUE when node is one of this node's user's devices. */
+typedef gboolean (*GlowSameUserFn)(const GlowNodeId *node, gpointer data);
 
 typedef struct {
 	const char *method;
@@ -67,6 +73,8 @@ struct GlowProcess {
 };
 
 GlowResourceTable *glow_resources_new(const GlowIfaceRegistry *reg, const GlowNodeId *self, GlowRpc *rpc);
+/* Without it, only this node counts as its user's. */
+void glow_resources_set_trust(GlowResourceTable *t, GlowSameUserFn fn, gpointer data);
 /* Terminates every process (stop hooks run) and frees the table. */
 void glow_resources_free(GlowResourceTable *t);
 

@@ -7,6 +7,8 @@
 #include "glow/diag.pb-c.h"
 #include "glow/node.pb-c.h"
 #include "glow/process.pb-c.h"
+#include "glow/rendezvous.pb-c.h"
+#include "glow/user.pb-c.h"
 #include "wire/packet.h"
 
 extern const uint8_t glow_fds[];
@@ -18,6 +20,8 @@ static const ProtobufCServiceDescriptor *const services[] = {
 	&glow__node__descriptor,
 	&glow__process__descriptor,
 	&glow__diag__descriptor,
+	&glow__pairing__descriptor,
+	&glow__rendezvous__descriptor,
 };
 
 struct GlowIfaceRegistry {

@@ -74,5 +74,8 @@
 #define GLOW_RESOURCE_CORE_PROCESS 1
 #define GLOW_RESOURCE_DIAG_PROCESS 2
 #define GLOW_RESOURCE_DIAG 3
+#define GLOW_RESOURCE_PAIRING 4          /* glow.Pairing, owned by the core process */
+#define GLOW_RESOURCE_RENDEZVOUS_PROCESS 5
+#define GLOW_RESOURCE_RENDEZVOUS 6       /* glow.Rendezvous */
 #define GLOW_RESOURCE_FIRST_DYNAMIC 16
 #define GLOW_RESOURCE_EPHEMERAL_BASE 0x8000000000000000ull /* caller endpoints */

@@ -366,10 +366,10 @@ static void diag_measure(GlowCall *call, const ProtobufCMessage *in, gpointer da
 }
 
 static const GlowHandlerEntry diag_handlers[] = {
-	{ "Echo", diag_echo, GLOW_ACCESS_ANY },
-	{ "Source", diag_source, GLOW_ACCESS_ANY },
+	{ "Echo", diag_echo, GLOW_ACCESS_USER },
+	{ "Source", diag_source, GLOW_ACCESS_USER },
 	{ "Measure", diag_measure, GLOW_ACCESS_LOCAL }, /* it makes this node act */
-	{ NULL, NULL, GLOW_ACCESS_ANY },
+	{ NULL, NULL, GLOW_ACCESS_USER },
 };
 
 static void diag_stop(GlowProcess *p, gpointer data)
