@@ -950,6 +950,7 @@ static char **node_argv(const Settings *s, const Node *n, const char *connect_to
 	g_ptr_array_add(a, g_strdup("-l"));
 	/* Leaves only dial out: no listener, no control socket to disturb the figure. */
 	g_ptr_array_add(a, g_strdup(connect_to ? "none" : "127.0.0.1:0"));
+	g_ptr_array_add(a, g_strdup("--no-discovery"));
 	if (s->busy_poll_us >= 0) {
 		g_ptr_array_add(a, g_strdup("--busy-poll-us"));
 		g_ptr_array_add(a, g_strdup_printf("%d", s->busy_poll_us));
@@ -963,6 +964,23 @@ static char **node_argv(const Settings *s, const Node *n, const char *connect_to
 	return (char **)g_ptr_array_free(a, FALSE);
 }
 
+/* Every node of the bench is a device of one user, so that they may call
+ * each other's resources: the user key goes into each state dir, as
+ * `glow join` would leave it. The key is made once per run. */
+static gboolean give_user(const char *dir, GError **error)
+{
+	static char text[sizeof "GLOW-USER-V1\n" + 65];
+	g_autofree char *path = g_build_filename(dir, "user.key", NULL);
+	if (!text[0]) {
+		uint8_t seed[32];
+		char hex[65];
+		randombytes_buf(seed, sizeof seed);
+		sodium_bin2hex(hex, sizeof hex, seed, sizeof seed);
+		g_snprintf(text, sizeof text, "GLOW-USER-V1\n%s\n", hex);
+	}
+	return g_file_set_contents_full(path, text, -1, G_FILE_SET_CONTENTS_CONSISTENT, 0600, error);
+}
+
 /* Forks glowd with its stdout on a pipe (kept in n->out_fd) and its stderr
  * in n->log. */
 static gboolean node_spawn(const Settings *s, Node *n, const char *connect_to, GError **error)
@@ -973,6 +991,8 @@ static gboolean node_spawn(const Settings *s, Node *n, const char *connect_to, G
 
 	if (mkdir(n->dir, 0700) < 0)
 		return set_errno(error, "creating a glowd state dir");
+	if (!give_user(n->dir, error))
+		return FALSE;
 	log_fd = open(n->log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (log_fd < 0)
 		return set_errno(error, "creating a glowd log");

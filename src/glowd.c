@@ -53,6 +53,14 @@ static void on_shutdown(GlowNode *n, gpointer data)
 	glow_loop_quit(app->loop);
 }
 
+/* Settings the node does not run itself, changed by `glow config set`. */
+static void on_config(GlowNode *n, const GlowNodeConfig *cfg, gpointer data)
+{
+	App *app = data;
+	(void)n;
+	glow_loop_set_busy_poll(app->loop, cfg->busy_poll_us);
+}
+
 static void print_banner(GlowNode *n)
 {
 	char id[GLOW_NODE_ID_TEXT_BUF];
@@ -75,7 +83,8 @@ int main(int argc, char **argv)
 	g_autofree char *state_dir = NULL, *name = NULL, *config = NULL;
 	g_auto(GStrv) listen = NULL, connect = NULL;
 	g_autofree char *relay = NULL;
-	gboolean version = FALSE, no_control = FALSE;
+	gboolean version = FALSE, no_control = FALSE, no_discovery = FALSE;
+	gint discovery_port = 0;
 	gint busy_poll_us = G_MININT; /* not given */
 	g_autoptr(GError) error = NULL;
 	GMainContext *ctx;
@@ -96,6 +105,10 @@ int main(int argc, char **argv)
 		{ "busy-poll-us", 0, 0, G_OPTION_ARG_INT, &busy_poll_us,
 		  "Poll without sleeping for up to US microseconds while traffic is dense (0 = never; default 50)",
 		  "US" },
+		{ "no-discovery", 0, 0, G_OPTION_ARG_NONE, &no_discovery,
+		  "No LAN beacons or DNS-SD (this node is found only by address)", NULL },
+		{ "discovery-port", 0, 0, G_OPTION_ARG_INT, &discovery_port, "UDP port of the LAN beacons (default 7178)",
+		  "PORT" },
 		{ "no-control", 0, 0, G_OPTION_ARG_NONE, &no_control, "Do not open the control socket", NULL },
 		{ "verbose", 'v', 0, G_OPTION_ARG_NONE, &app.verbose, "Log more", NULL },
 		{ "version", 0, 0, G_OPTION_ARG_NONE, &version, "Print the version and exit", NULL },
@@ -144,8 +157,8 @@ int main(int argc, char **argv)
 		cfg.relay_set = TRUE;
 	}
 	{
-		g_autofree char *path = config ? g_strdup(config) : g_build_filename(cfg.state_dir, "glowd.conf", NULL);
-		if (!glow_node_config_load(&cfg, path, &error)) {
+		cfg.config_path = config ? g_strdup(config) : g_build_filename(cfg.state_dir, "glowd.conf", NULL);
+		if (!glow_node_config_load(&cfg, cfg.config_path, &error)) {
 			fprintf(stderr, "glowd: %s\n", error->message);
 			glow_node_config_clear(&cfg);
 			return 1;
@@ -158,6 +171,15 @@ int main(int argc, char **argv)
 	}
 	if (busy_poll_us != G_MININT)
 		cfg.busy_poll_us = (guint)busy_poll_us;
+	if (discovery_port < 0 || discovery_port > 65535) {
+		fprintf(stderr, "glowd: --discovery-port takes 1 to 65535, not %d\n", discovery_port);
+		glow_node_config_clear(&cfg);
+		return 2;
+	}
+	if (discovery_port)
+		cfg.discovery_port = (guint)discovery_port;
+	if (no_discovery)
+		cfg.discovery = FALSE;
 	if (!cfg.listen) {
 		cfg.listen = g_new0(char *, 2);
 		cfg.listen[0] = g_strdup(DEFAULT_LISTEN);
@@ -178,6 +200,7 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	glow_node_set_shutdown_handler(node, on_shutdown, &app);
+	glow_node_set_config_handler(node, on_config, &app);
 	for (int sig = 0; sig < 2; sig++) {
 		GSource *s = g_unix_signal_source_new(sig ? SIGTERM : SIGINT);
 		g_source_set_callback(s, on_signal, &app, NULL);

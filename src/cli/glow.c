@@ -10,34 +10,10 @@
 #include "glow/client.h"
 #include "glow/common.pb-c.h"
 #include "glow/node.pb-c.h"
+#include "cli/cli.h"
 #include "rpc/pbjson.h"
 
-enum {
-	EXIT_OK = 0,
-	EXIT_FAILED = 1,  /* the node answered with an error, or the call failed */
-	EXIT_USAGE = 2,
-	EXIT_NO_DAEMON = 3,
-};
-
-typedef struct {
-	char *state_dir;
-	char *socket;
-	gboolean json;
-	guint timeout_ms;
-	GMainContext *ctx;
-	GlowClient *client;
-} Cli;
-
-typedef struct {
-	const char *name;
-	const char *args;
-	const char *help;
-	int (*run)(Cli *cli, int argc, char **argv);
-	int min_args, max_args;
-} Command;
-
-static int fail(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
-static int fail(const char *fmt, ...)
+int fail(const char *fmt, ...)
 {
 	va_list ap;
 	fputs("glow: ", stderr);
@@ -48,7 +24,7 @@ static int fail(const char *fmt, ...)
 	return EXIT_FAILED;
 }
 
-static int fail_error(Cli *cli, GError *e)
+int fail_error(Cli *cli, GError *e)
 {
 	if (cli->json) {
 		g_autoptr(JsonBuilder) b = json_builder_new();
@@ -80,13 +56,13 @@ static void print_json(JsonNode *node)
 	printf("%s\n", text);
 }
 
-static void print_message_json(const ProtobufCMessage *m)
+void print_message_json(const ProtobufCMessage *m)
 {
 	g_autoptr(JsonNode) node = glow_pbjson_from_message(m, GLOW_PBJSON_EMIT_DEFAULTS);
 	print_json(node);
 }
 
-static gboolean ensure_client(Cli *cli, GError **error)
+gboolean ensure_client(Cli *cli, GError **error)
 {
 	g_autofree char *path = NULL;
 	if (cli->client)
@@ -101,14 +77,14 @@ static gboolean ensure_client(Cli *cli, GError **error)
 	return cli->client != NULL;
 }
 
-static gboolean call_sync(Cli *cli, const GlowAddr *dst, const char *iface, const char *method,
+gboolean call_sync(Cli *cli, const GlowAddr *dst, const char *iface, const char *method,
                           const ProtobufCMessage *in, ProtobufCMessage **out, GError **error)
 {
 	return ensure_client(cli, error) &&
 	       glow_client_call_sync(cli->client, dst, iface, method, in, cli->timeout_ms, out, error);
 }
 
-static GlowAddr local_node(Cli *cli)
+GlowAddr local_node(Cli *cli)
 {
 	GlowAddr a = { *glow_client_node(cli->client), GLOW_RESOURCE_NODE };
 	return a;
@@ -118,7 +94,7 @@ static GlowAddr local_node(Cli *cli)
 
 /* A full node ID, or a prefix of >= 8 characters unique among this node and
  * every node it has a route to. */
-static gboolean resolve_node(Cli *cli, const char *text, GlowNodeId *out, GError **error)
+gboolean resolve_node(Cli *cli, const char *text, GlowNodeId *out, GError **error)
 {
 	char clean[GLOW_NODE_ID_RAW_CHARS + 8];
 	Glow__RouteList *routes = NULL;
@@ -271,6 +247,9 @@ static int cmd_status(Cli *cli, int argc, char **argv)
 		       info->relay, info->relayed_packets, rb, info->relay_refused);
 		printf("e2e       %u session%s, %" G_GUINT64_FORMAT " packets refused\n", info->e2e_sessions,
 		       info->e2e_sessions == 1 ? "" : "s", info->e2e_rejected);
+		printf("user      %s%s\n", info->user_id, info->can_invite ? "" : " (holds no user key: cannot invite)");
+		printf("peers     %u known (glow peers); LAN discovery %s\n", info->peers_known,
+		       info->discovery_interfaces ? "on" : "off");
 	}
 	glow__node_info__free_unpacked(info, NULL);
 	return EXIT_OK;
@@ -870,6 +849,17 @@ static const Command commands[] = {
 	{ "ping", "[-c N] [-i MS] [-W MS] [-s BYTES] NODE",
 	  "Call NODE's Ping N times (default 5), every MS (1000); print round trips and hop counts.", cmd_ping, 1, 9 },
 	{ "trace", "NODE", "Show the path to NODE hop by hop, with each hop's round trip.", cmd_trace, 1, 1 },
+	{ "init", "[--force]", "Make this node the first device of a new user.", cmd_init, 0, 1 },
+	{ "invite", "[--ttl S] [--qr|--no-qr]",
+	  "Invite a new device into this node's user: prints a code, a link and a QR code, waits for the device.",
+	  cmd_invite, 0, 4 },
+	{ "join", "CODE|LINK [--via HOST:PORT]", "Join the user of the device that printed CODE (glow invite).", cmd_join,
+	  1, 3 },
+	{ "name", "[NAME]", "Print or set this node's human name.", cmd_name, 0, 1 },
+	{ "peers", "", "List the nodes this node knows: your devices and others, addresses, last seen.", cmd_peers, 0,
+	  0 },
+	{ "config", "get [KEY] | set KEY VALUE", "Show settings, or change one now (no restart) and save it.",
+	  cmd_config, 1, 3 },
 	{ "stop", "", "Stop the local node.", cmd_stop, 0, 0 },
 };
 

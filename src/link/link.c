@@ -920,6 +920,18 @@ const GlowNodeId *glow_link_peer(const GlowLink *l) { return &l->peer; }
 const char *glow_link_peer_name(const GlowLink *l) { return l->peer_name; }
 GBytes *glow_link_peer_cert(const GlowLink *l) { return l->peer_cert; }
 
+void glow_link_set_timers(GlowLink *l, const GlowLinkConfig *cfg)
+{
+	l->cfg.handshake_ms = cfg->handshake_ms;
+	l->cfg.keepalive_ms = cfg->keepalive_ms;
+	l->cfg.dead_ms = cfg->dead_ms;
+	l->cfg.probe_ms = cfg->probe_ms;
+	l->cfg.busy_dead_ms = cfg->busy_dead_ms;
+	l->cfg.rekey_records = cfg->rekey_records;
+	l->cfg.rekey_seconds = cfg->rekey_seconds;
+	next_quiet(l);
+}
+
 void glow_link_set_local_cert(GlowLink *l, GBytes *cert)
 {
 	if (l->self_cert)

@@ -90,6 +90,9 @@ GBytes *glow_link_peer_cert(const GlowLink *l);
 /* What this side's hello carries as its certificate; call right after
  * glow_link_new (the hello goes out from the main loop). */
 void glow_link_set_local_cert(GlowLink *l, GBytes *cert);
+/* New keepalive, liveness, handshake and rekey settings for a running link
+ * (glow config set); the queue bound and packet size stay. */
+void glow_link_set_timers(GlowLink *l, const GlowLinkConfig *cfg);
 const GlowConn *glow_link_conn(const GlowLink *l);
 const GlowLinkStats *glow_link_stats(const GlowLink *l);
 gsize glow_link_queued(const GlowLink *l);

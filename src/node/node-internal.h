@@ -30,6 +30,7 @@ struct GlowNode {
 	GSource *tick;             /* link costs, e2e timers */
 	GHashTable *link_costs;    /* link id -> cost last given to the router (GUINT_TO_POINTER) */
 	GPtrArray *wanted;         /* Wanted*: configured peers, redialed while down */
+	GPtrArray *wanted_removed; /* Wanted*: dropped from the config, their dial still running */
 	GQueue events;             /* router events waiting for the main loop */
 	GSource *events_idle;
 	gboolean stopping;
@@ -55,12 +56,18 @@ struct GlowNode {
 	GPtrArray *pending_connects;
 	GlowNodeShutdownFn shutdown_fn;
 	gpointer shutdown_data;
+	GlowNodeConfigFn config_fn;
+	gpointer config_data;
 	guint64 rejected_packets;
 	GHashTable *session_calls; /* SessionCall key -> SessionCall: local clients' calls to other nodes */
 	GlowUser *user;            /* this node's user and device certificate (peers.c) */
 	GlowBook *book;            /* the address book */
 	GHashTable *peer_dials;    /* node id -> PeerDial: own devices being (re)dialed */
 	gint64 book_saved_us, peers_checked_us;
+	struct GlowDiscovery *discovery; /* NULL when off (discovery.c) */
+	GPtrArray *invites;        /* GlowInvite*: open invites (pairing.c) */
+	GPtrArray *pair_sessions;  /* pairings in progress with joiners */
+	struct JoinOp *join;       /* this node joining another's user, or NULL */
 };
 
 /* Starts the built-in core process and the glow.Node resource. */
@@ -86,4 +93,47 @@ void glow_peers_want(GlowNode *n, const GlowNodeId *id, gboolean fresh);
 /* Tells every linked device of ours what this node knows. */
 void glow_peers_announce(GlowNode *n);
 void glow_peers_tick(GlowNode *n);
+
+/* pairing.c: invites, joining, glow.Pairing. */
+#define GLOW_INVITE_MAX_ATTEMPTS 5
+typedef struct GlowInvite GlowInvite;
+gboolean glow_pairing_start(GlowNode *n, GError **error);
+void glow_pairing_stop(GlowNode *n);
+/* The open invite the beacons announce, if any. */
+GlowInvite *glow_pairing_open_invite(GlowNode *n, guint32 *id);
+void glow_pairing_node_invite(GlowCall *call, const ProtobufCMessage *in, gpointer data);
+void glow_pairing_node_join(GlowCall *call, const ProtobufCMessage *in, gpointer data);
+void glow_pairing_node_create_user(GlowCall *call, const ProtobufCMessage *in, gpointer data);
+/* After this node's user changed: tell the devices it is linked to. */
+void glow_peers_relink_user(GlowNode *n);
+
+/* discovery.c: beacons and DNS-SD. */
+typedef struct GlowDiscovery GlowDiscovery;
+typedef struct {
+	guint64 sent, send_errors, received, accepted, rejected, replayed, dnssd_found;
+	guint interfaces;
+	gboolean dnssd_running;
+} GlowDiscoveryStats;
+gboolean glow_discovery_start(GlowNode *n, GError **error);
+void glow_discovery_stop(GlowNode *n);
+/* Something a beacon carries changed (name, invite): announce now. */
+void glow_discovery_changed(GlowNode *n);
+guint16 glow_discovery_port(GlowNode *n);
+/* A node heard recently whose beacon carries an open invite with this id. */
+gboolean glow_discovery_find_invite(GlowNode *n, guint32 invite_id, GlowNodeId *id, GPtrArray *addrs);
+void glow_discovery_get_stats(GlowNode *n, GlowDiscoveryStats *out);
+/* Non-loopback addresses of this machine ("a.b.c.d", "[v6]"). */
+GPtrArray *glow_local_addresses(void);
+
+/* config.c: glow config get/set. */
+void glow_config_node_get(GlowCall *call, const ProtobufCMessage *in, gpointer data);
+void glow_config_node_set(GlowCall *call, const ProtobufCMessage *in, gpointer data);
+/* Checks, applies live and saves one setting; *why (g_free) on failure. */
+gboolean glow_config_set(GlowNode *n, const char *key, const char *value, char **why);
+
+/* node.c: the running config. */
+void glow_node_config_copy(GlowNodeConfig *dst, const GlowNodeConfig *src);
+gboolean glow_node_config_check(const GlowNodeConfig *cfg, char **why);
+/* Makes next (which differs from n->cfg in key) the running config. */
+gboolean glow_node_apply_config(GlowNode *n, const GlowNodeConfig *next, const char *key, GError **error);
 

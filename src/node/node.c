@@ -7,6 +7,7 @@
 
 #include "node/node-internal.h"
 #include "transport/loop.h"
+#include "wire/beacon.h"
 
 #define G_LOG_DOMAIN_NODE "glowd"
 #define log_msg(...) g_log(G_LOG_DOMAIN_NODE, G_LOG_LEVEL_MESSAGE, __VA_ARGS__)
@@ -74,6 +75,10 @@ void glow_node_config_init(GlowNodeConfig *cfg)
 	cfg->control = TRUE;
 	cfg->relay = GLOW_RELAY_ANYONE;
 	cfg->busy_poll_us = GLOW_LOOP_BUSY_POLL_DEFAULT_US;
+	cfg->discovery = TRUE;
+	cfg->discovery_port = GLOW_BEACON_PORT;
+	cfg->beacon_interval_ms = 30000;
+	cfg->dnssd = TRUE;
 	glow_link_config_default(&cfg->link);
 }
 
@@ -105,7 +110,31 @@ void glow_node_config_clear(GlowNodeConfig *cfg)
 	g_free(cfg->name);
 	g_strfreev(cfg->listen);
 	g_strfreev(cfg->connect);
+	g_free(cfg->config_path);
 	memset(cfg, 0, sizeof *cfg);
+}
+
+void glow_node_config_copy(GlowNodeConfig *dst, const GlowNodeConfig *src)
+{
+	*dst = *src;
+	dst->state_dir = g_strdup(src->state_dir);
+	dst->name = g_strdup(src->name);
+	dst->listen = g_strdupv(src->listen);
+	dst->connect = g_strdupv(src->connect);
+	dst->config_path = g_strdup(src->config_path);
+}
+
+gboolean glow_node_config_check(const GlowNodeConfig *cfg, char **why)
+{
+	if (cfg->link.dead_ms <= cfg->link.keepalive_ms) {
+		*why = g_strdup("link.dead_ms must be larger than link.keepalive_ms");
+		return FALSE;
+	}
+	if (cfg->link.busy_dead_ms <= cfg->link.probe_ms) {
+		*why = g_strdup("link.busy_dead_ms must be larger than link.probe_ms");
+		return FALSE;
+	}
+	return TRUE;
 }
 
 static gboolean read_uint(GKeyFile *kf, const char *group, const char *key, guint min, guint max, guint *out,
@@ -122,6 +151,22 @@ static gboolean read_uint(GKeyFile *kf, const char *group, const char *key, guin
 		return FALSE;
 	}
 	*out = (guint)v;
+	return TRUE;
+}
+
+static gboolean read_bool(GKeyFile *kf, const char *group, const char *key, gboolean *out, GError **error)
+{
+	g_autoptr(GError) e = NULL;
+	gboolean v;
+	if (!g_key_file_has_key(kf, group, key, NULL))
+		return TRUE;
+	v = g_key_file_get_boolean(kf, group, key, &e);
+	if (e) {
+		g_set_error(error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE, "[%s] %s must be true or false", group,
+		            key);
+		return FALSE;
+	}
+	*out = v;
 	return TRUE;
 }
 
@@ -164,6 +209,17 @@ gboolean glow_node_config_load(GlowNodeConfig *cfg, const char *path, GError **e
 		g_set_error(error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
 		            "%s: [link] busy_dead_ms must be larger than probe_ms", path);
 		return FALSE;
+	}
+	{
+		guint interval_s = cfg->beacon_interval_ms / 1000;
+		if (!read_uint(kf, "discovery", "port", 1, 65535, &cfg->discovery_port, error) ||
+		    !read_uint(kf, "discovery", "interval_s", 1, 3600, &interval_s, error) ||
+		    !read_bool(kf, "discovery", "enabled", &cfg->discovery, error) ||
+		    !read_bool(kf, "discovery", "dnssd", &cfg->dnssd, error)) {
+			g_prefix_error(error, "%s: ", path);
+			return FALSE;
+		}
+		cfg->beacon_interval_ms = interval_s * 1000;
 	}
 	if (!cfg->relay_set && g_key_file_has_key(kf, "router", "relay", NULL)) {
 		g_autofree char *v = g_key_file_get_string(kf, "router", "relay", NULL);
@@ -633,6 +689,7 @@ typedef struct {
 	guint backoff_ms;
 	guint64 lost_ms;    /* when the link was lost (or the first try failed) */
 	GSource *timer;
+	gboolean removed;   /* dropped from the config while dialing: freed when the dial ends */
 } Wanted;
 
 static void wanted_dial(Wanted *w);
@@ -662,8 +719,11 @@ static void wanted_schedule(Wanted *w)
 static void on_wanted_connect(GlowNode *n, GlowLink *link, GlowErrorCode code, const char *error, gpointer data)
 {
 	Wanted *w = data;
-	(void)n;
 	w->dialing = FALSE;
+	if (w->removed) {
+		g_ptr_array_remove(n->wanted_removed, w);
+		return;
+	}
 	if (code == GLOW_OK) {
 		w->link_id = glow_link_id(link);
 		w->backoff_ms = WANTED_BACKOFF_MIN_MS;
@@ -1041,10 +1101,46 @@ static gboolean open_listeners(GlowNode *n, GError **error)
 	return TRUE;
 }
 
-/* "host:port" or "host:port/NODE-ID-or-prefix" */
+/* A connect entry gone from the config: forgotten (its link, if any,
+ * stays up until it fails). */
+static void wanted_drop(GlowNode *n, guint i)
+{
+	Wanted *w = g_ptr_array_steal_index(n->wanted, i);
+	if (!w->dialing) {
+		wanted_free(w);
+		return;
+	}
+	if (w->timer) {
+		g_source_destroy(w->timer);
+		g_source_unref(w->timer);
+		w->timer = NULL;
+	}
+	w->removed = TRUE;
+	g_ptr_array_add(n->wanted_removed, w);
+}
+
+static gboolean wanted_has(GlowNode *n, const char *entry)
+{
+	for (guint i = 0; i < n->wanted->len; i++)
+		if (!strcmp(((Wanted *)n->wanted->pdata[i])->entry, entry))
+			return TRUE;
+	return FALSE;
+}
+
+/* "host:port" or "host:port/NODE-ID-or-prefix". Entries already wanted are
+ * kept as they are; entries no longer in the config are dropped. */
 static void dial_configured(GlowNode *n)
 {
+	for (guint i = 0; i < n->wanted->len;) {
+		if (!n->cfg.connect || !g_strv_contains((const char *const *)n->cfg.connect,
+		                                        ((Wanted *)n->wanted->pdata[i])->entry))
+			wanted_drop(n, i);
+		else
+			i++;
+	}
 	for (char **a = n->cfg.connect; a && *a; a++) {
+		if (!**a || wanted_has(n, *a))
+			continue;
 		const char *slash = strchr(*a, '/');
 		g_autofree char *addr = slash ? g_strndup(*a, (gsize)(slash - *a)) : g_strdup(*a);
 		char clean[GLOW_NODE_ID_RAW_CHARS + 1];
@@ -1096,6 +1192,8 @@ GlowNode *glow_node_new(GMainContext *ctx, const GlowNodeConfig *cfg, GError **e
 	n->cfg.name = g_strdup(cfg->name);
 	n->cfg.listen = g_strdupv(cfg->listen);
 	n->cfg.connect = g_strdupv(cfg->connect);
+	n->cfg.config_path = cfg->config_path ? g_strdup(cfg->config_path)
+	                                      : g_build_filename(cfg->state_dir, "glowd.conf", NULL);
 	n->name = g_strdup(cfg->name && *cfg->name ? cfg->name : g_get_host_name());
 	n->started_us = g_get_monotonic_time();
 	n->listeners = g_ptr_array_new_with_free_func(listener_free);
@@ -1106,6 +1204,7 @@ GlowNode *glow_node_new(GMainContext *ctx, const GlowNodeConfig *cfg, GError **e
 	n->pending_connects = g_ptr_array_new();
 	n->link_costs = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, NULL);
 	n->wanted = g_ptr_array_new_with_free_func(wanted_free);
+	n->wanted_removed = g_ptr_array_new_with_free_func(wanted_free);
 	n->next_link_id = 1;
 	g_queue_init(&n->local_queue);
 	g_queue_init(&n->events);
@@ -1128,7 +1227,8 @@ GlowNode *glow_node_new(GMainContext *ctx, const GlowNodeConfig *cfg, GError **e
 	n->tick = glow_timer_new(ctx, GLOW_ROUTER_TICK_MS, on_node_tick, n);
 	n->rpc = glow_rpc_new(ctx, rpc_send, n);
 	n->resources = glow_resources_new(n->reg, &n->identity->id, n->rpc);
-	if (!glow_peers_start(n, error) || !glow_node_service_start(n, error) || !open_listeners(n, error))
+	if (!glow_peers_start(n, error) || !glow_node_service_start(n, error) || !glow_pairing_start(n, error) ||
+	    !open_listeners(n, error) || !glow_discovery_start(n, error))
 		goto fail;
 	if (cfg->control) {
 		sock = g_build_filename(cfg->state_dir, GLOW_CONTROL_SOCKET_NAME, NULL);
@@ -1152,6 +1252,8 @@ void glow_node_free(GlowNode *n)
 	if (!n)
 		return;
 	n->stopping = TRUE;
+	glow_discovery_stop(n);
+	glow_pairing_stop(n);
 	/* Dials in flight: their callers hear now; the Connect itself is left
 	 * to on_dialed, which GIO still calls (later) for a cancelled dial.
 	 * Dials that became links end when the links close below. */
@@ -1218,14 +1320,77 @@ void glow_node_free(GlowNode *n)
 	g_ptr_array_free(n->listen_addrs, TRUE);
 	g_ptr_array_free(n->pending_connects, TRUE);
 	g_ptr_array_free(n->wanted, TRUE);
+	g_ptr_array_free(n->wanted_removed, TRUE);
 	g_hash_table_destroy(n->link_costs);
 	g_free(n->name);
-	g_free(n->cfg.state_dir);
-	g_free(n->cfg.name);
-	g_strfreev(n->cfg.listen);
-	g_strfreev(n->cfg.connect);
+	glow_node_config_clear(&n->cfg);
 	g_main_context_unref(n->ctx);
 	g_free(n);
+}
+
+void glow_node_set_config_handler(GlowNode *n, GlowNodeConfigFn fn, gpointer data)
+{
+	n->config_fn = fn;
+	n->config_data = data;
+}
+
+/* New listeners are opened before the old ones close, so a bad address
+ * leaves the node listening as it was. */
+static gboolean apply_listen(GlowNode *n, char **listen, GError **error)
+{
+	GPtrArray *old_listeners = n->listeners, *old_addrs = n->listen_addrs;
+	char **old_cfg = n->cfg.listen;
+
+	n->listeners = g_ptr_array_new_with_free_func(listener_free);
+	n->listen_addrs = g_ptr_array_new_with_free_func(g_free);
+	n->cfg.listen = listen;
+	if (!open_listeners(n, error)) {
+		g_ptr_array_unref(n->listeners);
+		g_ptr_array_unref(n->listen_addrs);
+		n->listeners = old_listeners;
+		n->listen_addrs = old_addrs;
+		n->cfg.listen = old_cfg;
+		return FALSE;
+	}
+	g_ptr_array_unref(old_listeners);
+	g_ptr_array_unref(old_addrs);
+	n->cfg.listen = old_cfg; /* the caller swaps the whole config */
+	return TRUE;
+}
+
+gboolean glow_node_apply_config(GlowNode *n, const GlowNodeConfig *next, const char *key, GError **error)
+{
+	GlowNodeConfig old = n->cfg;
+	GHashTableIter it;
+	gpointer v;
+
+	if (!strcmp(key, "node.listen") && !apply_listen(n, next->listen, error))
+		return FALSE;
+	glow_node_config_copy(&n->cfg, next);
+	if (!strcmp(key, "node.name")) {
+		g_free(n->name);
+		n->name = g_strdup(next->name);
+	} else if (!strcmp(key, "node.connect")) {
+		dial_configured(n);
+	} else if (g_str_has_prefix(key, "link.")) {
+		g_hash_table_iter_init(&it, n->links);
+		while (g_hash_table_iter_next(&it, NULL, &v))
+			glow_link_set_timers(v, &n->cfg.link);
+	} else if (g_str_has_prefix(key, "discovery.")) {
+		glow_discovery_stop(n);
+		if (!glow_discovery_start(n, error)) {
+			/* Keep the node as it was: discovery off with the old settings. */
+			glow_node_config_clear(&n->cfg);
+			n->cfg = old;
+			n->cfg.discovery = FALSE;
+			return FALSE;
+		}
+	}
+	glow_node_config_clear(&old);
+	glow_discovery_changed(n);
+	if (n->config_fn)
+		n->config_fn(n, &n->cfg, n->config_data);
+	return TRUE;
 }
 
 void glow_node_set_shutdown_handler(GlowNode *n, GlowNodeShutdownFn fn, gpointer data)

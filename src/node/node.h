@@ -37,6 +37,11 @@ typedef struct {
 	gboolean relay_set;   /* relay came from a flag (the config file does not override it) */
 	guint64 relay_rate;   /* relayed bytes per second, 0 = no limit */
 	guint busy_poll_us;   /* for the loop that runs the node (transport/loop.h); the node itself ignores it */
+	gboolean discovery;   /* LAN beacons (default TRUE) */
+	guint discovery_port; /* UDP port of the beacons (default GLOW_BEACON_PORT) */
+	guint beacon_interval_ms;
+	gboolean dnssd;       /* DNS-SD through avahi-daemon when one runs (default TRUE) */
+	char *config_path;    /* where `glow config set` writes; default <state_dir>/glowd.conf */
 } GlowNodeConfig;
 
 void glow_node_config_init(GlowNodeConfig *cfg);
@@ -50,6 +55,10 @@ GlowNode *glow_node_new(GMainContext *ctx, const GlowNodeConfig *cfg, GError **e
 void glow_node_free(GlowNode *n);
 
 typedef void (*GlowNodeShutdownFn)(GlowNode *n, gpointer data);
+typedef void (*GlowNodeConfigFn)(GlowNode *n, const GlowNodeConfig *cfg, gpointer data);
+/* Called after a setting changed at run time (for what the node does not
+ * run itself, e.g. the loop's busy polling). */
+void glow_node_set_config_handler(GlowNode *n, GlowNodeConfigFn fn, gpointer data);
 /* Called (from the main loop) when a client asks the node to stop. */
 void glow_node_set_shutdown_handler(GlowNode *n, GlowNodeShutdownFn fn, gpointer data);
 

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include "glow/node.pb-c.h"
+#include "glow/user.pb-c.h"
 #include "node/node-internal.h"
 
 void glow_resource_list_reply(GlowCall *call, GlowResourceTable *t, GPtrArray *list);
@@ -42,6 +43,14 @@ static void node_info(GlowCall *call, const ProtobufCMessage *in, gpointer data)
 	info.routing_bytes_in = dv->bytes_received;
 	info.e2e_rejected = e2e->rejected_malformed + e2e->rejected_auth + e2e->rejected_replay +
 	                    e2e->rejected_unknown_session + e2e->rejected_rate + e2e->rejected_inner;
+	char uid[GLOW_NODE_ID_TEXT_BUF];
+	GlowDiscoveryStats ds;
+	glow_node_id_to_text(&n->user->key, uid);
+	glow_discovery_get_stats(n, &ds);
+	info.user_id = uid;
+	info.can_invite = n->user->has_secret;
+	info.discovery_interfaces = ds.interfaces;
+	info.peers_known = glow_book_count(n->book);
 	glow_call_reply(call, &info.base);
 }
 
@@ -318,6 +327,45 @@ static void node_shutdown(GlowCall *call, const ProtobufCMessage *in, gpointer d
 	g_source_unref(t);
 }
 
+static void node_peers(GlowCall *call, const ProtobufCMessage *in, gpointer data)
+{
+	(void)in;
+	glow_peers_reply_list(data, call);
+}
+
+static void node_sync(GlowCall *call, const ProtobufCMessage *in, gpointer data)
+{
+	Glow__Empty empty = GLOW__EMPTY__INIT;
+	glow_peers_sync_received(data, &glow_call_caller(call)->node, (const Glow__PeerList *)in);
+	glow_call_reply(call, &empty.base);
+}
+
+static void node_set_name(GlowCall *call, const ProtobufCMessage *in, gpointer data)
+{
+	GlowNode *n = data;
+	const Glow__SetNameRequest *req = (const Glow__SetNameRequest *)in;
+	Glow__Empty empty = GLOW__EMPTY__INIT;
+	const char *name = req->name ? req->name : "";
+	gsize len = strlen(name);
+
+	if (!len || len > 64 || !g_utf8_validate(name, (gssize)len, NULL)) {
+		glow_call_error(call, GLOW_ERR_BAD_REQUEST, "a name is 1 to %d bytes of UTF-8", 64);
+		return;
+	}
+	for (const char *p = name; *p; p++) {
+		if ((unsigned char)*p < 0x20 || *p == 0x7f) {
+			glow_call_error(call, GLOW_ERR_BAD_REQUEST, "a name has no control characters");
+			return;
+		}
+	}
+	g_autofree char *why = NULL;
+	if (!glow_config_set(n, "node.name", name, &why)) {
+		glow_call_error(call, GLOW_ERR_INTERNAL, "%s", why);
+		return;
+	}
+	glow_call_reply(call, &empty.base);
+}
+
 static const GlowHandlerEntry node_handlers[] = {
 	{ "Info", node_info, GLOW_ACCESS_USER },
 	{ "ListResources", node_list_resources, GLOW_ACCESS_USER },
@@ -327,6 +375,14 @@ static const GlowHandlerEntry node_handlers[] = {
 	{ "Shutdown", node_shutdown, GLOW_ACCESS_LOCAL },
 	{ "Routes", node_routes, GLOW_ACCESS_USER },
 	{ "Ping", node_ping, GLOW_ACCESS_USER },
+	{ "Invite", glow_pairing_node_invite, GLOW_ACCESS_LOCAL },
+	{ "Join", glow_pairing_node_join, GLOW_ACCESS_LOCAL },
+	{ "CreateUser", glow_pairing_node_create_user, GLOW_ACCESS_LOCAL },
+	{ "SetName", node_set_name, GLOW_ACCESS_LOCAL },
+	{ "Peers", node_peers, GLOW_ACCESS_USER },
+	{ "Sync", node_sync, GLOW_ACCESS_USER },
+	{ "ConfigGet", glow_config_node_get, GLOW_ACCESS_LOCAL },
+	{ "ConfigSet", glow_config_node_set, GLOW_ACCESS_LOCAL },
 	{ NULL, NULL, GLOW_ACCESS_USER },
 };
 

@@ -469,3 +469,12 @@ void glow_peers_tick(GlowNode *n)
 			glow_peers_want(n, &be->id, FALSE);
 	}
 }
+
+void glow_peers_relink_user(GlowNode *n)
+{
+	/* Links keep the hello they began with; what changed reaches the
+	 * devices of the (new) user through Sync, and the book dials them. */
+	glow_peers_announce(n);
+	n->peers_checked_us = 0;
+	glow_discovery_changed(n);
+}

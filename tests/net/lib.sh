@@ -18,13 +18,26 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# Every node a test starts is a device of one test user (the key is copied
+# into its state dir, as `glow join` would write it), unless the test
+# starts it with share_user=no. GLOW_TEST_USER_KEY names the key file.
+GLOW_TEST_USER_KEY=$TMP/test-user.key
+printf 'GLOW-USER-V1\n%s\n' "$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')" >"$GLOW_TEST_USER_KEY"
+chmod 600 "$GLOW_TEST_USER_KEY"
+# Nodes do not beacon on this machine's interfaces unless a test asks.
+GLOW_TEST_NODE_ARGS=${GLOW_TEST_NODE_ARGS:---no-discovery}
+
+# give_user DIR: make the node in DIR a device of the test user.
+give_user() { mkdir -p "$1"; cp "$GLOW_TEST_USER_KEY" "$1/user.key"; chmod 600 "$1/user.key"; }
+
 # start_node NAME [extra glowd args...]: sets PORT_<NAME>, PID_<NAME>, DIR_<NAME>
 start_node() {
 	local name=$1
 	shift
 	local dir=$TMP/$name
 	mkdir -p "$dir"
-	"$GLOWD" ${GLOW_TEST_GLOWD_ARGS:-} -d "$dir" -l 127.0.0.1:0 -n "$name" "$@" >"$dir/out" 2>"$dir/err" &
+	[ "${share_user:-yes}" = yes ] && give_user "$dir"
+	"$GLOWD" ${GLOW_TEST_GLOWD_ARGS:-} $GLOW_TEST_NODE_ARGS -d "$dir" -l 127.0.0.1:0 -n "$name" "$@" >"$dir/out" 2>"$dir/err" &
 	local pid=$!
 	PIDS+=("$pid")
 	for _ in $(seq 1 100); do

@@ -62,7 +62,8 @@ nb_node() {
 	local dir=$TMP/$h
 	mkdir -p "$dir"
 	[ -n "$conf" ] && printf '%s\n' "$conf" >"$dir/glowd.conf"
-	nsenter --net="/run/netns/$NB_PREFIX-$h" "$GLOWD" ${GLOW_TEST_GLOWD_ARGS:-} -d "$dir" -l "$addr:7177" -n "$h" >"$dir/out" 2>"$dir/err" &
+	[ "${share_user:-yes}" = yes ] && give_user "$dir"
+	nsenter --net="/run/netns/$NB_PREFIX-$h" "$GLOWD" ${GLOW_TEST_GLOWD_ARGS:-} $GLOW_TEST_NODE_ARGS -d "$dir" -l "$addr:7177" -n "$h" >"$dir/out" 2>"$dir/err" &
 	PIDS+=("$!")
 	for _ in $(seq 1 100); do
 		grep -q "control socket" "$dir/out" 2>/dev/null && break

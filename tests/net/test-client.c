@@ -19,6 +19,27 @@ typedef struct {
 } Node;
 
 static GMainContext *ctx;
+static char user_key[80]; /* every node of the test is a device of one user */
+
+/* As `glow join` leaves it: the user key in the node's state dir. */
+static void give_user(const char *dir)
+{
+	g_autofree char *path = g_build_filename(dir, "user.key", NULL);
+	g_autoptr(GError) err = NULL;
+	if (!user_key[0]) {
+		guint8 seed[32];
+		GString *s = g_string_new("GLOW-USER-V1\n");
+		for (guint i = 0; i < sizeof seed; i++)
+			seed[i] = (guint8)g_random_int_range(0, 256);
+		for (guint i = 0; i < sizeof seed; i++)
+			g_string_append_printf(s, "%02x", seed[i]);
+		g_string_append_c(s, '\n');
+		g_strlcpy(user_key, s->str, sizeof user_key);
+		g_string_free(s, TRUE);
+	}
+	g_file_set_contents_full(path, user_key, -1, G_FILE_SET_CONTENTS_CONSISTENT, 0600, &err);
+	g_assert_no_error(err);
+}
 
 static void node_start(Node *n, const char *name)
 {
@@ -31,8 +52,9 @@ static void node_start(Node *n, const char *name)
 	g_assert_nonnull(glowd);
 	n->dir = g_dir_make_tmp("glow-client-XXXXXX", &err);
 	g_assert_no_error(err);
+	give_user(n->dir);
 	n->proc = g_subprocess_new(G_SUBPROCESS_FLAGS_STDOUT_PIPE, &err, glowd, "-d", n->dir, "-l", "127.0.0.1:0", "-n",
-	                           name, NULL);
+	                           name, "--no-discovery", NULL);
 	g_assert_no_error(err);
 	out = g_data_input_stream_new(g_subprocess_get_stdout_pipe(n->proc));
 	/* The banner names the bound port and ends with the control socket. */

@@ -29,11 +29,18 @@ def check(desc, cond, detail=""):
         print("not ok -", desc, detail)
 
 
+USER_KEY = "GLOW-USER-V1\n" + os.urandom(32).hex() + "\n"
+
+
 def start(tmp, name):
     d = os.path.join(tmp, name)
     os.makedirs(d)
+    # Every node of the test is a device of one user (as `glow join` leaves it).
+    fd = os.open(os.path.join(d, "user.key"), os.O_WRONLY | os.O_CREAT, 0o600)
+    os.write(fd, USER_KEY.encode())
+    os.close(fd)
     err = open(os.path.join(d, "err"), "w")
-    p = subprocess.Popen([GLOWD, "-d", d, "-l", "127.0.0.1:0", "-n", name],
+    p = subprocess.Popen([GLOWD, "-d", d, "-l", "127.0.0.1:0", "-n", name, "--no-discovery"],
                          stdout=subprocess.PIPE, stderr=err, text=True)
     procs.append(p)
     port = None
