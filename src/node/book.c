@@ -162,7 +162,7 @@ void glow_book_set_name(GlowBook *b, const GlowNodeId *id, const char *name)
 	b->dirty = TRUE;
 }
 
-void glow_book_add_addr(GlowBook *b, const GlowNodeId *id, const char *addr, guint64 seen_ms)
+gboolean glow_book_add_addr(GlowBook *b, const GlowNodeId *id, const char *addr, guint64 seen_ms)
 {
 	GlowBookEntry *e;
 	GlowBookAddr *a;
@@ -170,20 +170,20 @@ void glow_book_add_addr(GlowBook *b, const GlowNodeId *id, const char *addr, gui
 
 	if (!addr || !printable(addr, GLOW_BOOK_ADDR_MAX) || !(colon = strrchr(addr, ':')) || colon == addr ||
 	    !colon[1])
-		return;
+		return FALSE;
 	if (!(e = ensure(b, id)))
-		return;
+		return FALSE;
 	for (guint i = 0; i < e->addrs->len; i++) {
 		a = e->addrs->pdata[i];
 		if (strcmp(a->addr, addr))
 			continue;
 		if (seen_ms <= a->seen_ms)
-			return;
+			return FALSE;
 		a->seen_ms = seen_ms;
 		g_ptr_array_steal_index(e->addrs, i);
 		g_ptr_array_insert(e->addrs, 0, a);
 		b->dirty = TRUE;
-		return;
+		return FALSE;
 	}
 	a = g_new0(GlowBookAddr, 1);
 	a->addr = g_strdup(addr);
@@ -196,6 +196,7 @@ void glow_book_add_addr(GlowBook *b, const GlowNodeId *id, const char *addr, gui
 	if (e->addrs->len > GLOW_BOOK_MAX_ADDRS)
 		g_ptr_array_remove_index(e->addrs, e->addrs->len - 1);
 	b->dirty = TRUE;
+	return TRUE;
 }
 
 void glow_book_seen(GlowBook *b, const GlowNodeId *id, guint64 now_ms)

@@ -58,8 +58,9 @@ GlowBookEntry *glow_book_get(GlowBook *b, const GlowNodeId *id);
 /* Checks cert for id and records it. FALSE (entry unchanged) when it does not verify. */
 gboolean glow_book_set_cert(GlowBook *b, const GlowNodeId *id, const uint8_t *cert, gsize len, GError **error);
 void glow_book_set_name(GlowBook *b, const GlowNodeId *id, const char *name);
-/* Adds (or refreshes) an address; malformed ones ("host:port", printable, bounded) are ignored. */
-void glow_book_add_addr(GlowBook *b, const GlowNodeId *id, const char *addr, guint64 seen_ms);
+/* Adds (or refreshes) an address; malformed ones ("host:port", printable,
+ * bounded) are ignored. TRUE when the address is new to the entry. */
+gboolean glow_book_add_addr(GlowBook *b, const GlowNodeId *id, const char *addr, guint64 seen_ms);
 void glow_book_seen(GlowBook *b, const GlowNodeId *id, guint64 now_ms);
 /* The user of id, when its certificate is known. */
 gboolean glow_book_user_of(GlowBook *b, const GlowNodeId *id, GlowNodeId *user);

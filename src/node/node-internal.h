@@ -85,11 +85,16 @@ gboolean glow_peers_start(GlowNode *n, GError **error);
 void glow_peers_stop(GlowNode *n);
 gboolean glow_peers_same_user(GlowNode *n, const GlowNodeId *id);
 void glow_peers_link_up(GlowNode *n, GlowLink *l);
-void glow_peers_link_down(GlowNode *n, GlowLink *l);
+/* The reason a link closed by `glow disconnect` carries (in its CLOSE
+ * record): neither side redials the other on its own then. */
+#define GLOW_CLOSE_REQUESTED "disconnected by request"
+void glow_peers_link_down(GlowNode *n, GlowLink *l, gboolean requested);
 void glow_peers_sync_received(GlowNode *n, const GlowNodeId *from, const struct Glow__PeerList *list);
 void glow_peers_reply_list(GlowNode *n, GlowCall *call);
 /* Dial id (one of our devices) if it is not linked; fresh: news of it, start over now. */
 void glow_peers_want(GlowNode *n, const GlowNodeId *id, gboolean fresh);
+/* Disconnected on request: do not redial id until there is news of it. */
+void glow_peers_hold(GlowNode *n, const GlowNodeId *id);
 /* Tells every linked device of ours what this node knows. */
 void glow_peers_announce(GlowNode *n);
 void glow_peers_tick(GlowNode *n);

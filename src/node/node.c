@@ -787,10 +787,10 @@ static void on_link_established(GlowLink *l, gpointer user)
 		glow_link_close(l, why);
 		return;
 	}
-	glow_peers_link_up(n, l);
 	glow_router_add_neighbour(n->router, glow_link_id(l), glow_link_peer(l), l, link_cost(l));
 	g_hash_table_insert(n->link_costs, g_memdup2(&(guint64){ glow_link_id(l) }, sizeof(guint64)),
 	                    GUINT_TO_POINTER(link_cost(l)));
+	glow_peers_link_up(n, l); /* after the router knows the neighbour: it sends to it */
 	log_msg("link %" G_GUINT64_FORMAT " up: %s \"%s\" (%s %s %s)", glow_link_id(l), id, glow_link_peer_name(l),
 	        conn->ops->name, glow_link_is_initiator(l) ? "to" : "from", conn->remote);
 	if (c)
@@ -881,7 +881,7 @@ static void on_link_closed(GlowLink *l, const char *reason, gpointer user)
 	glow_link_ref(l);
 	g_hash_table_remove(n->links, &id); /* drops the node's reference */
 	if (glow_link_stats(l)->established_us)
-		glow_peers_link_down(n, l); /* after: the peer must count as unlinked */
+		glow_peers_link_down(n, l, strstr(reason, GLOW_CLOSE_REQUESTED) != NULL); /* after: the peer counts as unlinked */
 	glow_link_unref(l);
 }
 

@@ -297,8 +297,10 @@ static void node_disconnect(GlowCall *call, const ProtobufCMessage *in, gpointer
 	}
 	/* Reply first: the caller may be on the very link being closed. */
 	glow_call_reply(call, &empty.base);
-	for (guint i = 0; i < links->len; i++)
-		glow_link_close(links->pdata[i], "disconnected by request");
+	for (guint i = 0; i < links->len; i++) {
+		glow_peers_hold(n, glow_link_peer(links->pdata[i]));
+		glow_link_close(links->pdata[i], GLOW_CLOSE_REQUESTED);
+	}
 }
 
 static gboolean shutdown_later(gpointer data)

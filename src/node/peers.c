@@ -28,6 +28,7 @@ typedef struct {
 	GSource *timer;
 	gboolean dialing;
 	guint next_addr;
+	gboolean held;   /* disconnected on request: not redialed until there is news of it */
 } PeerDial;
 
 static guint64 wall_ms(void)
@@ -220,6 +221,7 @@ void glow_peers_reply_list(GlowNode *n, GlowCall *call)
 
 static void send_sync(GlowNode *n, const GlowNodeId *to)
 {
+
 	const GlowInterface *iface = glow_iface_by_name(n->reg, "glow.Node");
 	const GlowMethod *m = glow_iface_method_by_name(iface, "Sync");
 	GlowAddr src = { .node = n->identity->id, .resource = GLOW_RESOURCE_NODE };
@@ -276,7 +278,7 @@ static gboolean dial_timer(gpointer data)
 
 static void dial_later(PeerDial *d, guint delay_ms)
 {
-	if (d->timer || d->dialing || d->node->stopping)
+	if (d->timer || d->dialing || d->held || d->node->stopping)
 		return;
 	d->timer = g_timeout_source_new(delay_ms);
 	g_source_set_callback(d->timer, dial_timer, d, NULL);
@@ -355,6 +357,7 @@ void glow_peers_want(GlowNode *n, const GlowNodeId *id, gboolean fresh)
 	}
 	if (!fresh)
 		return;
+	d->held = FALSE;
 	if (d->timer) {
 		g_source_destroy(d->timer);
 		g_source_unref(d->timer);
@@ -373,7 +376,11 @@ void glow_peers_link_up(GlowNode *n, GlowLink *l)
 	const GlowNodeId *peer = glow_link_peer(l);
 	GBytes *cert = glow_link_peer_cert(l);
 	g_autoptr(GError) e = NULL;
+	gboolean was_own = glow_peers_same_user(n, peer);
+	PeerDial *held = g_hash_table_lookup(n->peer_dials, peer);
 
+	if (held)
+		held->held = FALSE;
 	if (cert && !glow_book_set_cert(n->book, peer, g_bytes_get_data(cert, NULL), g_bytes_get_size(cert), &e))
 		log_msg("link %" G_GUINT64_FORMAT ": ignoring the peer's device certificate: %s", glow_link_id(l),
 		        e->message);
@@ -385,15 +392,43 @@ void glow_peers_link_up(GlowNode *n, GlowLink *l)
 		PeerDial *d = g_hash_table_lookup(n->peer_dials, peer);
 		if (d)
 			d->backoff_ms = DIAL_BACKOFF_MIN_MS;
-		send_sync(n, peer);
+		if (was_own)
+			send_sync(n, peer);
+		else
+			glow_peers_announce(n); /* a device the others may not know yet: tell them all */
 	}
 }
 
-void glow_peers_link_down(GlowNode *n, GlowLink *l)
+void glow_peers_hold(GlowNode *n, const GlowNodeId *id)
+{
+	PeerDial *d;
+	glow_peers_want(n, id, FALSE);
+	d = g_hash_table_lookup(n->peer_dials, id);
+	if (!d) {
+		d = g_new0(PeerDial, 1);
+		d->node = n;
+		d->id = *id;
+		d->backoff_ms = DIAL_BACKOFF_MIN_MS;
+		g_hash_table_insert(n->peer_dials, &d->id, d);
+	}
+	if (d->timer) {
+		g_source_destroy(d->timer);
+		g_source_unref(d->timer);
+		d->timer = NULL;
+	}
+	d->held = TRUE;
+}
+
+void glow_peers_link_down(GlowNode *n, GlowLink *l, gboolean requested)
 {
 	const GlowNodeId *peer = glow_link_peer(l);
+	PeerDial *d;
+
+	if (requested && !glow_node_link_to(n, peer))
+		glow_peers_hold(n, peer);
+	d = g_hash_table_lookup(n->peer_dials, peer);
 	glow_book_seen(n->book, peer, wall_ms());
-	if (!n->stopping && glow_peers_same_user(n, peer))
+	if (!n->stopping && glow_peers_same_user(n, peer) && !(d && d->held))
 		glow_peers_want(n, peer, TRUE);
 }
 
@@ -435,11 +470,11 @@ void glow_peers_sync_received(GlowNode *n, const GlowNodeId *from, const Glow__P
 				/* "*:PORT" from the sender about itself: its address as we see it. */
 				if (glow_node_id_equal(&id, from) && from_host) {
 					g_autofree char *full = g_strdup_printf("%s%s", from_host, a + 1);
-					glow_book_add_addr(n->book, &id, full, wall_ms());
+					learnt |= glow_book_add_addr(n->book, &id, full, wall_ms());
 				}
 				continue;
 			}
-			glow_book_add_addr(n->book, &id, a, MIN(pi->last_seen_ms, wall_ms()));
+			learnt |= glow_book_add_addr(n->book, &id, a, MIN(pi->last_seen_ms, wall_ms()));
 		}
 		glow_peers_want(n, &id, !known);
 	}

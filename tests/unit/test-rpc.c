@@ -8,6 +8,7 @@
 #include "glow/diag.pb-c.h"
 #include "glow/node.pb-c.h"
 #include "glow/process.pb-c.h"
+#include "glow/user.pb-c.h"
 #include "node/node.h"
 #include "services/diag/diag.h"
 
@@ -57,7 +58,23 @@ static void on_connected(GlowNode *n, GlowLink *link, GlowErrorCode code, const 
 	*done = TRUE;
 }
 
-static GlowNode *start_node(GMainContext *ctx, char **dir, const char *name)
+/* The user key both test nodes share (as `glow join` leaves it), made once. */
+static const char *test_user_key(void)
+{
+	static char text[sizeof "GLOW-USER-V1\n" + 65];
+	if (!text[0]) {
+		uint8_t seed[32];
+		char hex[65];
+		randombytes_buf(seed, sizeof seed);
+		sodium_bin2hex(hex, sizeof hex, seed, sizeof seed);
+		g_snprintf(text, sizeof text, "GLOW-USER-V1\n%s\n", hex);
+	}
+	return text;
+}
+
+/* A node in a fresh state dir; same_user: a device of the test user, else
+ * the first device of a user of its own. */
+static GlowNode *start_node_as(GMainContext *ctx, char **dir, const char *name, gboolean same_user)
 {
 	GlowNodeConfig cfg;
 	GError *err = NULL;
@@ -65,11 +82,16 @@ static GlowNode *start_node(GMainContext *ctx, char **dir, const char *name)
 	char *listen[] = { "127.0.0.1:0", NULL };
 
 	*dir = g_dir_make_tmp("glow-test-XXXXXX", NULL);
+	if (same_user) {
+		g_autofree char *key = g_build_filename(*dir, "user.key", NULL);
+		g_assert_true(g_file_set_contents_full(key, test_user_key(), -1, G_FILE_SET_CONTENTS_CONSISTENT, 0600, NULL));
+	}
 	glow_node_config_init(&cfg);
 	cfg.state_dir = *dir;
 	cfg.name = (char *)name;
 	cfg.listen = listen;
 	cfg.control = FALSE;
+	cfg.discovery = FALSE; /* no beacons on this machine's interfaces */
 	n = glow_node_new(ctx, &cfg, &err);
 	g_assert_no_error(err);
 	g_assert_nonnull(glow_diag_start(glow_node_resources(n), ctx, &err));
@@ -77,24 +99,40 @@ static GlowNode *start_node(GMainContext *ctx, char **dir, const char *name)
 	return n;
 }
 
-static void net_up(Net *net)
+static GlowNode *start_node(GMainContext *ctx, char **dir, const char *name)
+{
+	return start_node_as(ctx, dir, name, TRUE);
+}
+
+static void net_up_as(Net *net, gboolean same_user)
 {
 	gboolean done = FALSE;
 	memset(net, 0, sizeof *net);
 	net->ctx = g_main_context_new();
 	net->reg = glow_iface_registry_new();
 	net->a = start_node(net->ctx, &net->dir_a, "a");
-	net->b = start_node(net->ctx, &net->dir_b, "b");
+	net->b = start_node_as(net->ctx, &net->dir_b, "b", same_user);
 	glow_node_connect(net->a, g_ptr_array_index(glow_node_listen_addresses(net->b), 0), glow_node_id(net->b), NULL,
 	                  3000, on_connected, &done);
 	run_until(net->ctx, &done, 5000);
 	g_assert_true(done);
 }
 
+static void net_up(Net *net)
+{
+	net_up_as(net, TRUE);
+}
+
 static void rm_rf(const char *dir)
 {
-	g_autofree char *key = g_build_filename(dir, "identity.key", NULL);
-	g_unlink(key);
+	GDir *d = g_dir_open(dir, 0, NULL);
+	const char *name;
+	while (d && (name = g_dir_read_name(d))) {
+		g_autofree char *path = g_build_filename(dir, name, NULL);
+		g_unlink(path);
+	}
+	if (d)
+		g_dir_close(d);
 	g_rmdir(dir);
 }
 
@@ -408,12 +446,52 @@ static void test_free_while_dialing(void)
 	g_free(dir2);
 }
 
+/* A node of another user may link (and relay), but every private method
+ * answers PERMISSION_DENIED; public ones (pairing) still answer. */
+static void test_foreign_user(void)
+{
+	Net net;
+	Result r = { 0 };
+	Glow__Empty empty = GLOW__EMPTY__INIT;
+	Glow__PairStart st = GLOW__PAIR_START__INIT;
+	uint8_t junk[32] = { 0xff };
+	GlowAddr b0, b3, b4;
+
+	net_up_as(&net, FALSE);
+	b0 = addr_of(net.b, GLOW_RESOURCE_NODE);
+	b3 = addr_of(net.b, GLOW_RESOURCE_DIAG);
+	b4 = addr_of(net.b, GLOW_RESOURCE_PAIRING);
+	call(&net, net.a, &b0, "glow.Node", "Info", &empty.base, 0, &r);
+	g_assert_cmpint(r.type, ==, GLOW_PKT_ERROR);
+	g_assert_cmpint(r.code, ==, GLOW_ERR_PERMISSION_DENIED);
+	g_assert_nonnull(strstr(r.message, "private to its user's devices"));
+	result_clear(&r);
+	call(&net, net.a, &b3, "glow.Resource", "Describe", &empty.base, 0, &r);
+	g_assert_cmpint(r.code, ==, GLOW_ERR_PERMISSION_DENIED);
+	result_clear(&r);
+	call(&net, net.a, &b4, "glow.Resource", "Describe", &empty.base, 0, &r);
+	g_assert_cmpint(r.type, ==, GLOW_PKT_REPLY);
+	result_clear(&r);
+	/* No invite is open on b: a join attempt is refused, and b keeps serving. */
+	st.invite_id = 1;
+	st.share.data = junk;
+	st.share.len = sizeof junk;
+	call(&net, net.a, &b4, "glow.Pairing", "Start", &st.base, 0, &r);
+	g_assert_cmpint(r.code, ==, GLOW_ERR_NOT_FOUND);
+	result_clear(&r);
+	call(&net, net.b, &b0, "glow.Node", "Info", &empty.base, 0, &r);
+	g_assert_cmpint(r.type, ==, GLOW_PKT_REPLY);
+	result_clear(&r);
+	net_down(&net);
+}
+
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
 	g_assert_cmpint(sodium_init(), >=, 0);
 	g_log_set_always_fatal(G_LOG_LEVEL_CRITICAL);
 	g_test_add_func("/rpc/unary-and-describe", test_unary);
+	g_test_add_func("/rpc/foreign-user", test_foreign_user);
 	g_test_add_func("/rpc/errors", test_errors);
 	g_test_add_func("/rpc/deadline", test_deadline_and_cancel);
 	g_test_add_func("/rpc/stream", test_stream);
