@@ -10,6 +10,7 @@
 
 #include "node/node.h"
 #include "services/diag/diag.h"
+#include "services/rendezvous/rendezvous.h"
 #include "transport/loop.h"
 
 #define DEFAULT_LISTEN "0.0.0.0:7177"
@@ -196,6 +197,11 @@ int main(int argc, char **argv)
 	}
 	if (!glow_diag_start(glow_node_resources(node), ctx, &error)) {
 		fprintf(stderr, "glowd: cannot start the diag service: %s\n", error->message);
+		rc = 1;
+		goto out;
+	}
+	if (!glow_rendezvous_start(node, &error)) {
+		fprintf(stderr, "glowd: cannot start the rendezvous service: %s\n", error->message);
 		rc = 1;
 		goto out;
 	}

@@ -65,6 +65,7 @@ struct GlowNode {
 	GHashTable *peer_dials;    /* node id -> PeerDial: own devices being (re)dialed */
 	gint64 book_saved_us, peers_checked_us;
 	struct GlowDiscovery *discovery; /* NULL when off (discovery.c) */
+	GHashTable *introduced;    /* node id -> gint64*: when our certificate last went to it */
 	GPtrArray *invites;        /* GlowInvite*: open invites (pairing.c) */
 	GPtrArray *pair_sessions;  /* pairings in progress with joiners */
 	struct JoinOp *join;       /* this node joining another's user, or NULL */

@@ -381,6 +381,36 @@ static GlowErrorCode forward(GlowNode *n, const GlowPacketHeader *h, const uint8
 	return GLOW_ERR_UNREACHABLE;
 }
 
+#define INTRODUCE_EVERY_US (600 * G_USEC_PER_SEC)
+#define INTRODUCED_MAX 4096
+
+/* A node we reach only through relays has not seen our device certificate
+ * in a link hello: it gets it (glow.Pairing.Introduce) before our first
+ * packet, so that its access check knows whose device we are, and again
+ * every ten minutes in case it forgot. */
+static void introduce(GlowNode *n, const GlowNodeId *to)
+{
+	gint64 now = g_get_monotonic_time();
+	gint64 *last = g_hash_table_lookup(n->introduced, to);
+	const GlowInterface *iface;
+	GlowAddr src = { .node = n->identity->id, .resource = GLOW_RESOURCE_NODE };
+	GlowAddr dst = { .node = *to, .resource = GLOW_RESOURCE_PAIRING };
+
+	if (last && now - *last < INTRODUCE_EVERY_US)
+		return;
+	if (!last) {
+		if (g_hash_table_size(n->introduced) >= INTRODUCED_MAX)
+			g_hash_table_remove_all(n->introduced);
+		GlowNodeId *k = g_memdup2(to, sizeof *to);
+		last = g_new(gint64, 1);
+		g_hash_table_insert(n->introduced, k, last);
+	}
+	*last = now;
+	iface = glow_iface_by_name(n->reg, "glow.Pairing");
+	glow_rpc_message(n->rpc, &src, &dst, iface->id, glow_iface_method_by_name(iface, "Introduce")->id,
+	                 g_bytes_get_data(n->user->cert, NULL), g_bytes_get_size(n->user->cert));
+}
+
 /* Every packet this node sends. To a neighbour it goes as it is: the link
  * is already encrypted and authenticated end to end. Through relays it is
  * sealed in the end-to-end session with its destination. */
@@ -396,6 +426,7 @@ static GlowErrorCode route(GlowNode *n, const GlowPacketHeader *h, const uint8_t
 		return GLOW_ERR_UNREACHABLE;
 	if (direct)
 		return forward(n, h, payload);
+	introduce(n, &h->dst.node);
 	return glow_e2e_send(n->e2e, h, payload, now_ms());
 }
 
@@ -1205,6 +1236,7 @@ GlowNode *glow_node_new(GMainContext *ctx, const GlowNodeConfig *cfg, GError **e
 	n->link_costs = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, NULL);
 	n->wanted = g_ptr_array_new_with_free_func(wanted_free);
 	n->wanted_removed = g_ptr_array_new_with_free_func(wanted_free);
+	n->introduced = g_hash_table_new_full(glow_node_id_hash, glow_node_id_equal_key, g_free, g_free);
 	n->next_link_id = 1;
 	g_queue_init(&n->local_queue);
 	g_queue_init(&n->events);
@@ -1321,6 +1353,7 @@ void glow_node_free(GlowNode *n)
 	g_ptr_array_free(n->pending_connects, TRUE);
 	g_ptr_array_free(n->wanted, TRUE);
 	g_ptr_array_free(n->wanted_removed, TRUE);
+	g_hash_table_destroy(n->introduced);
 	g_hash_table_destroy(n->link_costs);
 	g_free(n->name);
 	glow_node_config_clear(&n->cfg);
@@ -1451,3 +1484,11 @@ out:
 	g_ptr_array_free(cands, TRUE);
 	return ok;
 }
+
+char *glow_node_peer_address(GlowNode *n, const GlowNodeId *peer)
+{
+	GlowLink *l = glow_node_link_to(n, peer);
+	const GlowConn *c = l ? glow_link_conn(l) : NULL;
+	return c && c->remote ? g_strdup(c->remote) : NULL;
+}
+

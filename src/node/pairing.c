@@ -13,6 +13,7 @@
  */
 #include <string.h>
 
+#include "glow/common.pb-c.h"
 #include "glow/node.pb-c.h"
 #include "glow/user.pb-c.h"
 #include "link/cpace.h"
@@ -426,9 +427,33 @@ static void pairing_finish(GlowCall *call, const ProtobufCMessage *in, gpointer 
 	glow_discovery_changed(n);
 }
 
+static void pairing_introduce(GlowCall *call, const ProtobufCMessage *in, gpointer data)
+{
+	GlowNode *n = data;
+	const Glow__DeviceCert *c = (const Glow__DeviceCert *)in;
+	const GlowNodeId *from = &glow_call_caller(call)->node;
+	Glow__Empty empty = GLOW__EMPTY__INIT;
+	g_autoptr(GError) e = NULL;
+	gsize len = glow__device_cert__get_packed_size(c);
+	g_autofree uint8_t *buf = NULL;
+
+	if (len > GLOW_DEVICE_CERT_MAX) {
+		glow_call_error(call, GLOW_ERR_TOO_BIG, "a device certificate is at most %d bytes", GLOW_DEVICE_CERT_MAX);
+		return;
+	}
+	buf = g_malloc(len + 1);
+	glow__device_cert__pack(c, buf);
+	if (!glow_book_set_cert(n->book, from, buf, len, &e)) {
+		glow_call_error(call, GLOW_ERR_BAD_REQUEST, "%s", e->message);
+		return;
+	}
+	glow_call_reply(call, &empty.base);
+}
+
 static const GlowHandlerEntry pairing_handlers[] = {
 	{ "Start", pairing_start, GLOW_ACCESS_PUBLIC },
 	{ "Finish", pairing_finish, GLOW_ACCESS_PUBLIC },
+	{ "Introduce", pairing_introduce, GLOW_ACCESS_PUBLIC },
 	{ NULL, NULL, GLOW_ACCESS_USER },
 };
 
