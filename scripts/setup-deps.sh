@@ -11,7 +11,7 @@ PKGS=(
   libprotobuf-c-dev protobuf-c-compiler
   libjson-glib-dev
   libqrencode-dev libavahi-client-dev libavahi-glib-dev
-  avahi-daemon dbus
+  avahi-daemon dbus zbar-tools
   clang libclang-rt-14-dev
   python3 iproute2 procps
 )

@@ -167,8 +167,8 @@ int cmd_invite(Cli *cli, int argc, char **argv)
 	gsize len;
 	int rc;
 
-	if (bad || (ttl && !g_ascii_string_to_unsigned(ttl, 10, 10, 3600, &v, NULL)))
-		return fail("--ttl takes seconds, 10 to 3600") + 1;
+	if (bad || (ttl && !g_ascii_string_to_unsigned(ttl, 10, 1, 3600, &v, NULL)))
+		return fail("--ttl takes seconds, 1 to 3600") + 1;
 	if (has_flag(&argc, argv, "--qr"))
 		st.qr = TRUE;
 	if ((rc = no_extra(argc, argv, 0)))

@@ -51,6 +51,10 @@ static void node_info(GlowCall *call, const ProtobufCMessage *in, gpointer data)
 	info.can_invite = n->user->has_secret;
 	info.discovery_interfaces = ds.interfaces;
 	info.peers_known = glow_book_count(n->book);
+	info.beacons_accepted = ds.accepted;
+	info.beacons_rejected = ds.rejected;
+	info.beacons_replayed = ds.replayed;
+	info.dnssd = ds.dnssd_running;
 	glow_call_reply(call, &info.base);
 }
 

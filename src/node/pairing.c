@@ -237,7 +237,7 @@ static void node_invite(GlowCall *call, const ProtobufCMessage *in, gpointer dat
 	make_code(inv->code, &inv->id);
 	inv->expires_ms = wall_ms() + (guint64)ttl * 1000;
 	inv->stream = call;
-	inv->timer = g_timeout_source_new_seconds(ttl);
+	inv->timer = g_timeout_source_new(ttl * 1000); /* not _seconds: those may fire a second late */
 	g_source_set_callback(inv->timer, invite_expired, inv, NULL);
 	g_source_attach(inv->timer, n->ctx);
 	g_ptr_array_add(n->invites, inv);
@@ -304,7 +304,7 @@ static void pairing_start(GlowCall *call, const ProtobufCMessage *in, gpointer d
 
 	expire_sessions(n);
 	glow_node_id_short(joiner, jid);
-	if (!inv) {
+	if (!inv || wall_ms() >= inv->expires_ms) {
 		glow_call_error(call, GLOW_ERR_NOT_FOUND, "no open invite with that code here (expired, used or mistyped)");
 		return;
 	}

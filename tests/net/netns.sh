@@ -50,6 +50,28 @@ nb_wire() {
 	ip -n "$NB_PREFIX-$b" link set "v-$a" up
 }
 
+# nb_lan N HOST...: one Ethernet segment, a bridge in a namespace of its own
+# ("lanN"), with each HOST on it at 198.18.N.1, .2, ... in the order given
+# (interface "lanN" in each host). Multicast snooping is off, so beacons
+# reach every port as they would on a plain switch.
+nb_lan() {
+	local n=$1 i=1 h
+	shift
+	nb_host "lan$n"
+	ip -n "$NB_PREFIX-lan$n" link add br0 type bridge mcast_snooping 0
+	ip -n "$NB_PREFIX-lan$n" link set br0 up
+	for h in "$@"; do
+		local ta="gw$$l$n$i" tb="gw$$m$n$i"
+		ip link add "$ta" type veth peer name "$tb"
+		ip link set "$ta" netns "$NB_PREFIX-$h" name "lan$n"
+		ip link set "$tb" netns "$NB_PREFIX-lan$n" name "p$i"
+		ip -n "$NB_PREFIX-lan$n" link set "p$i" master br0 up
+		ip -n "$NB_PREFIX-$h" addr add "198.18.$n.$i/24" dev "lan$n"
+		ip -n "$NB_PREFIX-$h" link set "lan$n" up
+		i=$((i + 1))
+	done
+}
+
 # nb_cut A B / nb_mend A B: take the A side of the wire down / up again.
 # Down on one side only: B sees no carrier change, only silence.
 nb_cut() { ip -n "$NB_PREFIX-$1" link set "v-$2" down; }
@@ -70,7 +92,7 @@ nb_node() {
 		sleep 0.05
 	done
 	grep -q "control socket" "$dir/out" || { echo "glowd on $h did not start:"; cat "$dir/err"; exit 1; }
-	eval "DIR_$h=$dir"
+	eval "DIR_$h=$dir PID_$h=${PIDS[-1]}"
 }
 
 # nb_wait_links HOST N SECONDS [SINCE-MS]: waits until HOST has N links;
