@@ -46,7 +46,7 @@ expect_out "remote nodes may not make a node dial" 1 "only be called from that n
 expect_out "terminating the core process is refused" 1 "cannot be terminated" g beta call 1 Terminate
 expect_out "terminate beta's diag process locally" 0 "\\{" g beta call 2 Terminate
 expect_out "its resource is gone" 1 "no such resource" g alpha call "$PFX_B/3" Echo
-for c in status id links connect disconnect resources describe call stop; do
+for c in status id links connect disconnect resources describe call stop init invite join name peers config; do
 	expect_out "$c --help" 0 "Usage: glow" g alpha "$c" --help
 done
 expect_out "glow --help" 0 "Exit status" "$GLOW" --help
@@ -67,6 +67,28 @@ expect_out "group/world-readable key refused" 1 "chmod 600" "$GLOWD" -d "$DIR_be
 chmod 600 "$DIR_beta/identity.key"
 start_node beta
 [ "$(g beta id)" = "$ID_B" ] && ok "identity survives a restart" || not_ok "identity survives a restart"
+chmod 644 "$DIR_beta/user.key"
+expect_out "a readable user key is refused too" 1 "chmod 600" "$GLOWD" -d "$DIR_beta" -l 127.0.0.1:0
+chmod 600 "$DIR_beta/user.key"
+expect_out "the user survives a restart" 0 "$(g alpha --json status | sed -n 's/.*"user_id" : "\([^"]*\)".*/\1/p')" g beta status
+
+# Live settings: applied and saved without a restart, bad values refused.
+links_before=$(g alpha --json links | grep -c '"peer_id"')
+expect_out "config get lists settings" 0 "link.keepalive_ms" g alpha config get
+expect_out "config set applies a setting" 0 "link.keepalive_ms *= 4000" g alpha config set link.keepalive_ms 4000
+expect_out "config get shows it" 0 "^4000$" g alpha config get link.keepalive_ms
+grep -q "keepalive_ms=4000" "$DIR_alpha/glowd.conf" && ok "config set writes glowd.conf" || not_ok "config set writes glowd.conf"
+expect_out "a value out of range is refused" 1 "from 100 to 600000" g alpha config set link.keepalive_ms 5
+expect_out "a rule between settings is checked" 1 "dead_ms must be larger" g alpha config set link.keepalive_ms 9000
+expect_out "an unknown setting is refused" 1 "no setting" g alpha config set frob.nicate 1
+expect_out "config set node.listen opens a listener live" 0 "127.0.0.1:0" g alpha config set node.listen "127.0.0.1:0;127.0.0.1:0"
+[ "$(g alpha --json status | grep -c '"127.0.0.1:')" -ge 2 ] && ok "alpha listens on two addresses now" \
+	|| not_ok "alpha listens on two addresses now"
+[ "$(g alpha --json links | grep -c '"peer_id"')" = "$links_before" ] && ok "changing settings dropped no link" \
+	|| not_ok "changing settings dropped no link"
+expect_out "glow name renames the node live" 0 "now called" g alpha name "alpha prime"
+expect_out "and peers see the name (Sync)" 0 "alpha prime" g alpha name
+expect_out "a name with a control character is refused" 1 "control characters" g alpha name "$(printf 'a\tb')"
 expect_out "glowd --help" 0 "state-dir" "$GLOWD" --help
 expect_out "glowd bad flag" 2 "Unknown option|unknown" "$GLOWD" --frob
 finish
