@@ -22,7 +22,7 @@ cd "$root"
 seconds=${FUZZ_SECONDS:-60}
 build=${FUZZ_BUILD_DIR:-build-fuzz}
 artifacts=${FUZZ_ARTIFACTS:-$root/tests/fuzz/crashes}
-read -r -a targets <<< "${FUZZ_TARGETS:-fuzz-packet fuzz-noise-responder fuzz-pbjson fuzz-link fuzz-dv fuzz-e2e fuzz-beacon}"
+read -r -a targets <<< "${FUZZ_TARGETS:-fuzz-packet fuzz-noise-responder fuzz-pbjson fuzz-link fuzz-dv fuzz-e2e fuzz-beacon fuzz-book}"
 
 case $seconds in
   '' | *[!0-9]*) echo "run-fuzzers: FUZZ_SECONDS must be a whole number of seconds" >&2; exit 2 ;;
