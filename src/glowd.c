@@ -68,6 +68,8 @@ static void print_banner(GlowNode *n)
 	const GPtrArray *addrs = glow_node_listen_addresses(n);
 	glow_node_id_to_text(glow_node_id(n), id);
 	printf("glowd %s: node %s\n", GLOW_VERSION, id);
+	glow_node_id_to_text(glow_node_user_id(n), id);
+	printf("  user %s\n", id);
 	for (guint i = 0; i < addrs->len; i++)
 		printf("  listening on %s (tcp)\n", (const char *)addrs->pdata[i]);
 	if (!addrs->len)

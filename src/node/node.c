@@ -1492,3 +1492,8 @@ char *glow_node_peer_address(GlowNode *n, const GlowNodeId *peer)
 	return c && c->remote ? g_strdup(c->remote) : NULL;
 }
 
+const GlowNodeId *glow_node_user_id(const GlowNode *n)
+{
+	return &n->user->key;
+}
+

@@ -63,6 +63,8 @@ void glow_node_set_config_handler(GlowNode *n, GlowNodeConfigFn fn, gpointer dat
 void glow_node_set_shutdown_handler(GlowNode *n, GlowNodeShutdownFn fn, gpointer data);
 
 const GlowNodeId *glow_node_id(const GlowNode *n);
+/* The user this node is a device of (docs/users.md). */
+const GlowNodeId *glow_node_user_id(const GlowNode *n);
 /* "host:port" a linked peer's link comes from, as seen here (g_free), or NULL when not linked. */
 char *glow_node_peer_address(GlowNode *n, const GlowNodeId *peer);
 GMainContext *glow_node_context(const GlowNode *n);
