@@ -297,10 +297,13 @@ int cmd_peers(Cli *cli, int argc, char **argv)
 		for (size_t i = 0; i < list->n_peers; i++) {
 			const Glow__PeerInfo *p = list->peers[i];
 			g_autofree char *seen = i == 0 ? g_strdup("(this node)") : ago(p->last_seen_ms);
-			g_autofree char *addrs = p->n_addresses ? g_strjoinv(" ", p->addresses) : g_strdup("-");
+			/* protobuf-c's repeated strings are counted, not NULL-terminated. */
+			g_autoptr(GString) addrs = g_string_new(p->n_addresses ? NULL : "-");
+			for (size_t k = 0; k < p->n_addresses; k++)
+				g_string_append_printf(addrs, "%s%s", k ? " " : "", p->addresses[k]);
 			g_autofree char *name = g_strescape(p->name, NULL);
 			printf("%-16.16s %-15.15s %-8s %-7s %-10s %s\n", name, p->node_id, p->same_user ? "yours" : "foreign",
-			       i == 0 ? "-" : p->linked ? "yes" : "no", seen, addrs);
+			       i == 0 ? "-" : p->linked ? "yes" : "no", seen, addrs->str);
 		}
 	}
 	glow__peer_list__free_unpacked(list, NULL);

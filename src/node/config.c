@@ -39,6 +39,7 @@ static const KeyInfo keys[] = {
 	{ "discovery.port", K_UINT, 1, 65535, TRUE, "UDP port of the beacons" },
 	{ "discovery.interval_s", K_UINT, 1, 3600, TRUE, "a beacon this often (and at once on changes)" },
 	{ "discovery.dnssd", K_BOOL, 0, 0, TRUE, "publish and browse _glow._tcp through avahi-daemon" },
+	{ "discovery.beacons", K_BOOL, 0, 0, TRUE, "send and hear LAN beacons (false: DNS-SD only)" },
 };
 
 static const KeyInfo *find_key(const char *key)
@@ -92,6 +93,8 @@ static char *value_text(GlowNode *n, const GlowNodeConfig *c, const KeyInfo *k)
 		return g_strdup(c->discovery ? "true" : "false");
 	if (!strcmp(k->key, "discovery.dnssd"))
 		return g_strdup(c->dnssd ? "true" : "false");
+	if (!strcmp(k->key, "discovery.beacons"))
+		return g_strdup(c->beacons ? "true" : "false");
 	if (!strcmp(k->key, "discovery.interval_s"))
 		return g_strdup_printf("%u", c->beacon_interval_ms / 1000);
 	return g_strdup("");
@@ -125,6 +128,8 @@ static gboolean parse_into(GlowNodeConfig *c, const KeyInfo *k, const char *valu
 		}
 		if (!strcmp(k->key, "discovery.enabled"))
 			c->discovery = !g_ascii_strcasecmp(value, "true");
+		else if (!strcmp(k->key, "discovery.beacons"))
+			c->beacons = !g_ascii_strcasecmp(value, "true");
 		else
 			c->dnssd = !g_ascii_strcasecmp(value, "true");
 		return TRUE;

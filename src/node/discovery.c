@@ -154,6 +154,8 @@ static void send_beacon(GlowDiscovery *d)
 		d->stats.send_errors++;
 		return;
 	}
+	if (!d->mcast)
+		return; /* beacons off: DNS-SD only */
 	if (glow_mcast_send(d->mcast, buf, len))
 		d->stats.sent++;
 	else
@@ -409,8 +411,9 @@ gboolean glow_discovery_start(GlowNode *n, GError **error)
 		return TRUE;
 	d = g_new0(GlowDiscovery, 1);
 	d->node = n;
-	d->mcast = glow_mcast_new(n->ctx, (guint16)n->cfg.discovery_port, on_datagram, d, error);
-	if (!d->mcast) {
+	if (n->cfg.beacons)
+		d->mcast = glow_mcast_new(n->ctx, (guint16)n->cfg.discovery_port, on_datagram, d, error);
+	if (n->cfg.beacons && !d->mcast) {
 		g_prefix_error(error, "LAN discovery (port %u; --no-discovery turns it off): ", n->cfg.discovery_port);
 		g_free(d);
 		return FALSE;
@@ -436,7 +439,8 @@ void glow_discovery_stop(GlowNode *n)
 		g_source_unref(d->timer);
 	}
 	glow_avahi_free(d->avahi);
-	glow_mcast_free(d->mcast);
+	if (d->mcast)
+		glow_mcast_free(d->mcast);
 	glow_beacon_filter_free(d->filter);
 	g_hash_table_unref(d->heard);
 	g_free(d);
@@ -449,6 +453,6 @@ void glow_discovery_get_stats(GlowNode *n, GlowDiscoveryStats *out)
 	if (!n->discovery)
 		return;
 	*out = n->discovery->stats;
-	out->interfaces = glow_mcast_interfaces(n->discovery->mcast);
+	out->interfaces = n->discovery->mcast ? glow_mcast_interfaces(n->discovery->mcast) : 0;
 	out->dnssd_running = n->discovery->avahi && glow_avahi_running(n->discovery->avahi);
 }

@@ -79,6 +79,7 @@ void glow_node_config_init(GlowNodeConfig *cfg)
 	cfg->discovery_port = GLOW_BEACON_PORT;
 	cfg->beacon_interval_ms = 30000;
 	cfg->dnssd = TRUE;
+	cfg->beacons = TRUE;
 	glow_link_config_default(&cfg->link);
 }
 
@@ -215,7 +216,8 @@ gboolean glow_node_config_load(GlowNodeConfig *cfg, const char *path, GError **e
 		if (!read_uint(kf, "discovery", "port", 1, 65535, &cfg->discovery_port, error) ||
 		    !read_uint(kf, "discovery", "interval_s", 1, 3600, &interval_s, error) ||
 		    !read_bool(kf, "discovery", "enabled", &cfg->discovery, error) ||
-		    !read_bool(kf, "discovery", "dnssd", &cfg->dnssd, error)) {
+		    !read_bool(kf, "discovery", "dnssd", &cfg->dnssd, error) ||
+		    !read_bool(kf, "discovery", "beacons", &cfg->beacons, error)) {
 			g_prefix_error(error, "%s: ", path);
 			return FALSE;
 		}

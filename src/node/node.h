@@ -41,6 +41,7 @@ typedef struct {
 	guint discovery_port; /* UDP port of the beacons (default GLOW_BEACON_PORT) */
 	guint beacon_interval_ms;
 	gboolean dnssd;       /* DNS-SD through avahi-daemon when one runs (default TRUE) */
+	gboolean beacons;     /* with discovery on: LAN beacons (default TRUE; FALSE = DNS-SD only) */
 	char *config_path;    /* where `glow config set` writes; default <state_dir>/glowd.conf */
 } GlowNodeConfig;
 

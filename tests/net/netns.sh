@@ -85,7 +85,7 @@ nb_node() {
 	mkdir -p "$dir"
 	[ -n "$conf" ] && printf '%s\n' "$conf" >"$dir/glowd.conf"
 	[ "${share_user:-yes}" = yes ] && give_user "$dir"
-	nsenter --net="/run/netns/$NB_PREFIX-$h" "$GLOWD" ${GLOW_TEST_GLOWD_ARGS:-} $GLOW_TEST_NODE_ARGS -d "$dir" -l "$addr:7177" -n "$h" >"$dir/out" 2>"$dir/err" &
+	nsenter --net="/run/netns/$NB_PREFIX-$h" "$GLOWD" ${GLOW_TEST_GLOWD_ARGS:-} $GLOW_TEST_NODE_ARGS -d "$dir" -l "$addr:${NB_PORT:-7177}" -n "$h" >"$dir/out" 2>"$dir/err" &
 	PIDS+=("$!")
 	for _ in $(seq 1 100); do
 		grep -q "control socket" "$dir/out" 2>/dev/null && break
