@@ -392,7 +392,8 @@ static void pairing_finish(GlowCall *call, const ProtobufCMessage *in, gpointer 
 {
 	GlowNode *n = data;
 	const Glow__PairFinish *req = (const Glow__PairFinish *)in;
-	const GlowNodeId *joiner = &glow_call_caller(call)->node;
+	const GlowNodeId joiner_id = glow_call_caller(call)->node; /* a copy: replying frees the call */
+	const GlowNodeId *joiner = &joiner_id;
 	Glow__PairWelcome out = GLOW__PAIR_WELCOME__INIT;
 	PairSession *s = find_session(n, req->session, joiner);
 	g_autoptr(GBytes) cert = NULL, sealed = NULL;

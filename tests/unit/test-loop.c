@@ -64,6 +64,7 @@ static void test_dense_then_sparse(void)
 	s = g_unix_fd_source_new(f.to_loop[0], G_IO_IN);
 	g_source_set_callback(s, G_SOURCE_FUNC(on_ping), &f, NULL);
 	g_source_attach(s, ctx);
+	g_source_unref(s);
 
 	t = g_thread_new("pinger", pinger, &f);
 	glow_loop_run(f.loop);
