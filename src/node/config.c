@@ -144,6 +144,12 @@ static gboolean parse_into(GlowNodeConfig *c, const KeyInfo *k, const char *valu
 			*why = g_strdup_printf("%s is 1 to %u bytes of UTF-8", k->key, k->max);
 			return FALSE;
 		}
+		for (const char *p = value; *p; p++) {
+			if ((unsigned char)*p < 0x20 || *p == 0x7f) {
+				*why = g_strdup_printf("%s has no control characters", k->key);
+				return FALSE;
+			}
+		}
 		g_free(c->name);
 		c->name = g_strdup(value);
 		return TRUE;
@@ -173,7 +179,14 @@ static gboolean persist(GlowNode *n, const KeyInfo *k, const char *value, GError
 	g_autofree char *text = NULL;
 	gsize len;
 
-	g_key_file_load_from_file(kf, n->cfg.config_path, G_KEY_FILE_KEEP_COMMENTS, NULL);
+	g_autoptr(GError) e = NULL;
+	/* A file that is there but does not load is not replaced by one key. */
+	if (!g_key_file_load_from_file(kf, n->cfg.config_path, G_KEY_FILE_KEEP_COMMENTS, &e) &&
+	    !g_error_matches(e, G_FILE_ERROR, G_FILE_ERROR_NOENT)) {
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED, "%s does not load (%s); fix it by hand", n->cfg.config_path,
+		            e->message);
+		return FALSE;
+	}
 	g_key_file_set_string(kf, group, name, value);
 	text = g_key_file_to_data(kf, &len, NULL);
 	return glow_statefile_write(n->cfg.config_path, text, len, 0644, error);

@@ -32,7 +32,7 @@
 #define HEARD_MAX 256
 #define HEARD_KEEP_MS 90000
 #define ANSWER_MIN_GAP_MS 200   /* beacons sent in answer, at most this often */
-#define FOREIGN_DIAL_GAP_MS 30000
+#define OWN_DIAL_GAP_MS 2000       /* a device of ours not linked: dialed again at most this often */
 static const guint startup_ms[] = { 0, 300, 1000, 3000 };
 
 typedef struct {
@@ -136,7 +136,10 @@ static void send_beacon(GlowDiscovery *d)
 	 * anything not newer than what they last took from us. */
 	b.timestamp_ms = MAX(wall_ms(), d->last_ts + 1);
 	d->last_ts = b.timestamp_ms;
-	glow_beacon_user_tag(n->user->key.b, &b.node, b.timestamp_ms, b.user_tag);
+	uint8_t key[32];
+	if (glow_user_beacon_key(n->user, key))
+		glow_beacon_user_tag(key, &b.node, b.timestamp_ms, b.user_tag);
+	sodium_memzero(key, sizeof key);
 	if (glow_pairing_open_invite(n, &invite)) {
 		b.invite_open = TRUE;
 		b.invite_id = invite;
@@ -285,33 +288,29 @@ static void on_dialed(GlowNode *n, GlowLink *link, GlowErrorCode code, const cha
 		log_info("discovery: dialing a node of this user failed: %s", error);
 }
 
-/* A beacon from our own user: note where it listens and see that it is
- * linked (peers.c dials from the book; a node whose certificate we have
- * not seen yet is dialed once here, and proves itself on the link). */
+/* A beacon from our own user (its tag proves the sender knows the user's
+ * secret): dial it if it is not linked. Its addresses are only candidates:
+ * the one that gets a link is what the address book learns (on link up),
+ * so a forged or replayed datagram cannot put an address in the book. */
 static void own_beacon(GlowDiscovery *d, Heard *h, gboolean is_new)
 {
 	GlowNode *n = d->node;
 	const GlowBeacon *b = &h->b;
-	guint64 now = wall_ms();
+	char signed_addr[80];
+	const char *target = h->from;
+	gint64 now = g_get_monotonic_time();
 
-	if (b->port)
-		glow_book_add_addr(n->book, &b->node, h->from, now);
-	for (guint i = 0; i < b->n_addrs; i++) {
-		char a[80];
-		addr_text(&b->addrs[i], a, sizeof a);
-		glow_book_add_addr(n->book, &b->node, a, now);
-	}
-	glow_book_set_name(n->book, &b->node, b->name);
 	if (glow_node_link_to(n, &b->node) || !b->port)
 		return;
-	if (glow_peers_same_user(n, &b->node)) {
-		glow_peers_want(n, &b->node, is_new);
+	if (!is_new && h->dialed_us && now - h->dialed_us < OWN_DIAL_GAP_MS * 1000)
 		return;
+	if (b->n_addrs) {
+		/* Signed by the node itself: better than the datagram's source. */
+		addr_text(&b->addrs[0], signed_addr, sizeof signed_addr);
+		target = signed_addr;
 	}
-	if (g_get_monotonic_time() - h->dialed_us < FOREIGN_DIAL_GAP_MS * 1000 && h->dialed_us)
-		return;
-	h->dialed_us = g_get_monotonic_time();
-	glow_node_connect(n, h->from, &b->node, NULL, 3000, on_dialed, NULL);
+	h->dialed_us = now;
+	glow_node_connect(n, target, &b->node, NULL, 3000, on_dialed, NULL);
 }
 
 static void on_datagram(const uint8_t *data, size_t len, const struct sockaddr *from, socklen_t from_len,
@@ -348,8 +347,14 @@ static void on_datagram(const uint8_t *data, size_t len, const struct sockaddr *
 	d->stats.accepted++;
 	if (is_new && g_get_monotonic_time() - d->last_sent_us >= ANSWER_MIN_GAP_MS * 1000)
 		send_beacon(d); /* it just started, perhaps: let it hear us now, not in 30 s */
-	glow_beacon_user_tag(n->user->key.b, &b.node, b.timestamp_ms, tag);
-	if (sodium_memcmp(tag, b.user_tag, sizeof tag) == 0)
+	uint8_t key[32];
+	gboolean ours = FALSE;
+	if (glow_user_beacon_key(n->user, key)) {
+		glow_beacon_user_tag(key, &b.node, b.timestamp_ms, tag);
+		ours = sodium_memcmp(tag, b.user_tag, sizeof tag) == 0;
+	}
+	sodium_memzero(key, sizeof key);
+	if (ours)
 		own_beacon(d, h, is_new);
 }
 
@@ -367,11 +372,11 @@ static void on_avahi_found(const char *id_text, const char *address, guint16 por
 	d->stats.dnssd_found++;
 	if (!id_text || glow_node_id_from_text(id_text, &id) != GLOW_ID_OK || glow_node_id_equal(&id, &n->identity->id))
 		return;
-	if (!glow_peers_same_user(n, &id))
+	if (!glow_peers_same_user(n, &id) || glow_node_link_to(n, &id))
 		return;
+	/* A candidate only, like a beacon's: the book learns it if it links. */
 	g_snprintf(addr, sizeof addr, strchr(address, ':') ? "[%s]:%u" : "%s:%u", address, port);
-	glow_book_add_addr(n->book, &id, addr, wall_ms());
-	glow_peers_want(n, &id, FALSE);
+	glow_node_connect(n, addr, &id, NULL, 3000, on_dialed, NULL);
 }
 
 gboolean glow_discovery_find_invite(GlowNode *n, guint32 invite_id, GlowNodeId *id, GPtrArray *addrs)

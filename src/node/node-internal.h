@@ -69,6 +69,11 @@ struct GlowNode {
 	GPtrArray *invites;        /* GlowInvite*: open invites (pairing.c) */
 	GPtrArray *pair_sessions;  /* pairings in progress with joiners */
 	struct JoinOp *join;       /* this node joining another's user, or NULL */
+	guint64 join_gen;
+	gint64 pair_rate_start_us; /* Pairing.Start calls in the current second */
+	guint pair_rate_count;
+	GQueue refused;            /* dials refused over the link bound, answered from an idle */
+	GSource *refuse_idle;
 };
 
 /* Starts the built-in core process and the glow.Node resource. */

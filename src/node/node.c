@@ -409,8 +409,10 @@ static void introduce(GlowNode *n, const GlowNodeId *to)
 	}
 	*last = now;
 	iface = glow_iface_by_name(n->reg, "glow.Pairing");
-	glow_rpc_message(n->rpc, &src, &dst, iface->id, glow_iface_method_by_name(iface, "Introduce")->id,
-	                 g_bytes_get_data(n->user->cert, NULL), g_bytes_get_size(n->user->cert));
+	/* Not sent (queue full, no session): try again with the next packet. */
+	if (glow_rpc_message(n->rpc, &src, &dst, iface->id, glow_iface_method_by_name(iface, "Introduce")->id,
+	                     g_bytes_get_data(n->user->cert, NULL), g_bytes_get_size(n->user->cert)) != GLOW_OK)
+		g_hash_table_remove(n->introduced, to);
 }
 
 /* Every packet this node sends. To a neighbour it goes as it is: the link
@@ -677,6 +679,8 @@ static gboolean drain_events(gpointer data)
 			glow_e2e_forget_queued(n->e2e, &e->node);
 			glow_rpc_node_lost(n->rpc, &e->node, GLOW_ERR_UNREACHABLE, msg);
 			fail_session_calls(n, &e->node, msg);
+			/* It may come back restarted, having lost what we told it. */
+			g_hash_table_remove(n->introduced, &e->node);
 		}
 		g_free(e);
 	}
@@ -988,10 +992,45 @@ static void on_dialed(GlowConn *conn, GError *error, gpointer data)
 	c->link_id = glow_link_id(l);
 }
 
+typedef struct {
+	GlowNode *node;
+	GlowConnectFn fn;
+	gpointer data;
+} Refused;
+
+static gboolean refuse_later(gpointer p)
+{
+	GlowNode *n = p;
+	Refused *r;
+	g_source_unref(n->refuse_idle);
+	n->refuse_idle = NULL;
+	while ((r = g_queue_pop_head(&n->refused))) {
+		r->fn(n, NULL, GLOW_ERR_TOO_FAST, "this node has as many links and dials as it takes", r->data);
+		g_free(r);
+	}
+	return G_SOURCE_REMOVE;
+}
+
 void glow_node_connect(GlowNode *n, const char *address, const GlowNodeId *expect, const char *expect_prefix,
                        guint timeout_ms, GlowConnectFn fn, gpointer data)
 {
-	Connect *c = g_new0(Connect, 1);
+	Connect *c;
+
+	/* Dials are bounded like accepted links, so that hints from the network
+	 * (beacons, DNS-SD, Sync) can never make a node open links without end.
+	 * The answer is asynchronous, as a dial's always is. */
+	if (g_hash_table_size(n->links) + n->pending_connects->len >= GLOW_LINK_MAX_LINKS) {
+		Refused *r = g_new(Refused, 1);
+		*r = (Refused){ n, fn, data };
+		g_queue_push_tail(&n->refused, r);
+		if (!n->refuse_idle) {
+			n->refuse_idle = g_idle_source_new();
+			g_source_set_callback(n->refuse_idle, refuse_later, n, NULL);
+			g_source_attach(n->refuse_idle, n->ctx);
+		}
+		return;
+	}
+	c = g_new0(Connect, 1);
 	c->node = n;
 	c->address = g_strdup(address);
 	if (expect) {
@@ -1286,6 +1325,16 @@ void glow_node_free(GlowNode *n)
 	if (!n)
 		return;
 	n->stopping = TRUE;
+	if (n->refuse_idle) {
+		Refused *r;
+		g_source_destroy(n->refuse_idle);
+		g_source_unref(n->refuse_idle);
+		n->refuse_idle = NULL;
+		while ((r = g_queue_pop_head(&n->refused))) {
+			r->fn(n, NULL, GLOW_ERR_CANCELLED, "the node is stopping", r->data);
+			g_free(r);
+		}
+	}
 	glow_discovery_stop(n);
 	glow_pairing_stop(n);
 	/* Dials in flight: their callers hear now; the Connect itself is left
@@ -1414,10 +1463,11 @@ gboolean glow_node_apply_config(GlowNode *n, const GlowNodeConfig *next, const c
 	} else if (g_str_has_prefix(key, "discovery.")) {
 		glow_discovery_stop(n);
 		if (!glow_discovery_start(n, error)) {
-			/* Keep the node as it was: discovery off with the old settings. */
+			/* Back to the old settings, discovery running as it was. */
 			glow_node_config_clear(&n->cfg);
 			n->cfg = old;
-			n->cfg.discovery = FALSE;
+			if (!glow_discovery_start(n, NULL))
+				g_warning("discovery could not be restarted with its old settings either");
 			return FALSE;
 		}
 	}

@@ -29,6 +29,7 @@
 #define INVITE_TTL_MAX_S 3600
 #define MAX_INVITES 4
 #define MAX_PAIR_SESSIONS 8
+#define PAIR_STARTS_PER_SEC 4
 #define PAIR_SESSION_MS 30000
 #define JOIN_TIMEOUT_DEFAULT_MS 20000
 #define JOIN_TIMEOUT_MAX_MS 120000
@@ -304,6 +305,16 @@ static void pairing_start(GlowCall *call, const ProtobufCMessage *in, gpointer d
 
 	expire_sessions(n);
 	glow_node_id_short(joiner, jid);
+	/* A bound on runs of any kind, before the invite is looked up: finding
+	 * an invite id by trying them all (2^20) takes days at this rate. */
+	if (g_get_monotonic_time() - n->pair_rate_start_us > G_USEC_PER_SEC) {
+		n->pair_rate_start_us = g_get_monotonic_time();
+		n->pair_rate_count = 0;
+	}
+	if (++n->pair_rate_count > PAIR_STARTS_PER_SEC) {
+		glow_call_error(call, GLOW_ERR_TOO_FAST, "too many pairing attempts here; try again in a second");
+		return;
+	}
 	if (!inv || wall_ms() >= inv->expires_ms) {
 		glow_call_error(call, GLOW_ERR_NOT_FOUND, "no open invite with that code here (expired, used or mistyped)");
 		return;
@@ -476,6 +487,7 @@ typedef struct JoinOp {
 	char *inviter_name;
 	GSource *poll, *deadline;
 	guint64 rpc_call;
+	guint64 gen;             /* which join this is (JoinDial) */
 } JoinOp;
 
 static void join_free(JoinOp *j)
@@ -695,11 +707,18 @@ static void join_start(JoinOp *j)
 
 static void join_dial_next(JoinOp *j);
 
+/* A dial outlives the join that made it (nothing cancels it): its callback
+ * carries the join's generation, so it never touches a later join that
+ * happens to sit at the same address. */
+typedef struct {
+	guint64 gen;
+} JoinDial;
+
 static void on_join_linked(GlowNode *n, GlowLink *link, GlowErrorCode code, const char *error, gpointer data)
 {
-	JoinOp *j = data;
-	(void)n;
-	if (n->join != j)
+	g_autofree JoinDial *dial = data;
+	JoinOp *j = n->join;
+	if (!j || j->gen != dial->gen)
 		return; /* the join ended meanwhile */
 	j->linking = FALSE;
 	if (code == GLOW_OK) {
@@ -725,8 +744,10 @@ static void join_dial_next(JoinOp *j)
 	if (j->next_addr >= j->addrs->len)
 		return; /* wait for a beacon (poll) or the deadline */
 	j->linking = TRUE;
+	JoinDial *dial = g_new(JoinDial, 1);
+	dial->gen = j->gen;
 	glow_node_connect(j->node, j->addrs->pdata[j->next_addr++], j->has_inviter ? &j->inviter : NULL, NULL, 5000,
-	                  on_join_linked, j);
+	                  on_join_linked, dial);
 }
 
 /* Looks for the inviter on the LAN (beacons carrying the invite id), or
@@ -811,6 +832,7 @@ static void node_join(GlowCall *call, const ProtobufCMessage *in, gpointer data)
 	if (req->via && *req->via)
 		g_ptr_array_insert(j->addrs, 0, g_strdup(req->via));
 	j->call = call;
+	j->gen = ++n->join_gen;
 	n->join = j;
 	glow_call_set_handlers(call, NULL, join_cancelled, j);
 	j->deadline = g_timeout_source_new(timeout);
@@ -820,7 +842,8 @@ static void node_join(GlowCall *call, const ProtobufCMessage *in, gpointer data)
 	g_source_set_callback(j->poll, join_poll, j, NULL);
 	g_source_attach(j->poll, n->ctx);
 	join_dial_next(j);
-	join_poll(j);
+	if (n->join == j) /* it may have ended already (a call that could not start) */
+		join_poll(j);
 }
 
 /* --- the rest of the user's methods ------------------------------------------------------ */

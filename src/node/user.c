@@ -86,6 +86,20 @@ static void set_secret(GlowUser *u, const uint8_t seed[32])
 	u->has_secret = TRUE;
 }
 
+gboolean glow_user_beacon_key(const GlowUser *u, uint8_t out[32])
+{
+	static const char label[] = "glow-beacon-tag-v1";
+	uint8_t seed[32];
+	if (!u->has_secret) {
+		memset(out, 0, 32);
+		return FALSE;
+	}
+	glow_user_seed(u, seed);
+	crypto_generichash(out, 32, (const uint8_t *)label, sizeof label - 1, seed, sizeof seed);
+	sodium_memzero(seed, sizeof seed);
+	return TRUE;
+}
+
 void glow_user_seed(const GlowUser *u, uint8_t seed[32])
 {
 	crypto_sign_ed25519_sk_to_seed(seed, u->sk);
@@ -144,7 +158,8 @@ static guint64 wall_ms(void)
 
 /* The certificate on disk, if it is this node's and (when we hold the user
  * secret) from that user. */
-static GBytes *load_cert(const char *state_dir, const GlowIdentity *id, const GlowUser *u, GlowNodeId *user)
+static GBytes *load_cert(const char *state_dir, const GlowIdentity *id, const GlowUser *u, GlowNodeId *user,
+                         gboolean *damaged)
 {
 	g_autofree char *path = g_build_filename(state_dir, GLOW_DEVICE_CERT_FILE, NULL);
 	g_autoptr(GError) e = NULL;
@@ -152,18 +167,21 @@ static GBytes *load_cert(const char *state_dir, const GlowIdentity *id, const Gl
 	gsize len;
 	const uint8_t *data;
 
+	*damaged = FALSE;
 	if (access(path, F_OK) < 0)
 		return NULL;
+	*damaged = TRUE;
 	if (!(b = glow_statefile_read(path, GLOW_DEVICE_CERT_MAX, FALSE, &e))) {
 		g_warning("%s", e->message);
 		return NULL;
 	}
 	data = g_bytes_get_data(b, &len);
 	if (!glow_user_verify_cert(data, len, &id->id, user, &e)) {
-		g_warning("%s: %s; making a new one", path, e->message);
+		g_warning("%s: %s", path, e->message);
 		g_bytes_unref(b);
 		return NULL;
 	}
+	*damaged = FALSE;
 	if (u->has_secret && !glow_node_id_equal(user, &u->key)) {
 		g_message("%s is from another user than %s; replacing it", path, GLOW_USER_KEY_FILE);
 		g_bytes_unref(b);
@@ -188,11 +206,21 @@ GlowUser *glow_user_load_or_create(const char *state_dir, const GlowIdentity *id
 		set_secret(u, seed);
 		sodium_memzero(seed, sizeof seed);
 	}
-	cert = load_cert(state_dir, id, u, &cert_user);
+	gboolean damaged;
+	cert = load_cert(state_dir, id, u, &cert_user, &damaged);
 	if (cert) {
 		u->key = cert_user;
 		u->cert = cert;
 		return u;
+	}
+	if (damaged && !u->has_secret) {
+		/* Making a new user here would quietly take the device out of its
+		 * user: the person decides. */
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+		            "%s/%s is damaged and this node holds no user key: restore the file, or move it away to "
+		            "make this node the first device of a new user",
+		            state_dir, GLOW_DEVICE_CERT_FILE);
+		goto fail;
 	}
 	if (!u->has_secret) {
 		/* Neither a key nor a certificate: the first device of a new user. */

@@ -51,5 +51,9 @@ GBytes *glow_user_issue_cert(const GlowUser *u, const GlowNodeId *device, guint6
 /* Checks a packed certificate for device; on success *user is its user key. */
 gboolean glow_user_verify_cert(const uint8_t *cert, gsize len, const GlowNodeId *device, GlowNodeId *user,
                                GError **error);
+/* The key of beacon user tags (wire/beacon.h): BLAKE2b-256 keyed with the
+ * user's seed over "glow-beacon-tag-v1". FALSE (out zeroed) without the
+ * user's secret: such a device sends no tag and recognises none. */
+gboolean glow_user_beacon_key(const GlowUser *u, uint8_t out[32]);
 /* The seed of u's secret key (for pairing). */
 void glow_user_seed(const GlowUser *u, uint8_t seed[32]);

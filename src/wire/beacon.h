@@ -90,11 +90,12 @@ size_t glow_beacon_encode(const GlowBeacon *b, const uint8_t sk[64], uint8_t out
 gboolean glow_beacon_decode(const uint8_t *buf, size_t len, GlowBeacon *out, GError **error);
 
 /* user tag = first 16 bytes of BLAKE2b-256 (crypto_generichash) keyed with
- * the user's 32-byte public key over "glow-beacon-user" || node ID ||
- * timestamp (8 bytes BE). Lets the user's own devices recognise each other
- * without putting the user key on the LAN; the timestamp makes the tag
- * change with every beacon, so it does not track the device either. */
-void glow_beacon_user_tag(const uint8_t user_pk[32], const GlowNodeId *node, guint64 timestamp_ms, uint8_t out[16]);
+ * a 32-byte key over "glow-beacon-user" || node ID || timestamp (8 bytes
+ * BE). The node keys it with a secret only the user's devices hold (derived
+ * from the user's secret key: glow_user_beacon_key), so nobody else can
+ * make a beacon its devices take for one of theirs, or recognise their
+ * beacons; the timestamp makes the tag change with every beacon. */
+void glow_beacon_user_tag(const uint8_t key[32], const GlowNodeId *node, guint64 timestamp_ms, uint8_t out[16]);
 
 /* Replay filter: remembers the newest timestamp accepted per node (bounded
  * table of max_nodes entries, at least 1; evicts the least recently

@@ -65,8 +65,14 @@ static gboolean make_room(Rendezvous *r)
 	}
 	if (g_hash_table_size(r->entries) < GLOW_RENDEZVOUS_MAX_NODES)
 		return TRUE;
-	if (!first)
-		return FALSE;
+	if (!first) {
+		/* Only listeners left: the oldest goes (its stream ends with an
+		 * error it can act on), so listening cannot lock the table. */
+		g_hash_table_iter_init(&it, r->entries);
+		while (g_hash_table_iter_next(&it, NULL, &v))
+			if (!first || ((Entry *)v)->registered_us < first->registered_us)
+				first = v;
+	}
 	g_hash_table_remove(r->entries, &first->id);
 	return TRUE;
 }
@@ -147,11 +153,13 @@ static void rv_lookup(GlowCall *call, const ProtobufCMessage *in, gpointer data)
 	e = entry_get(r, &target, FALSE);
 	if (e && e->expires_us < now && !e->listen)
 		e = NULL;
-	observed = glow_node_peer_address(r->node, &target);
-	if (!e && !observed) {
-		glow_call_error(call, GLOW_ERR_NOT_FOUND, "%s is neither registered nor linked here", req->node_id);
+	/* Only nodes that asked to be found are: a node merely linked here
+	 * does not have its address or presence told to anyone who asks. */
+	if (!e) {
+		glow_call_error(call, GLOW_ERR_NOT_FOUND, "%s is not registered here", req->node_id);
 		return;
 	}
+	observed = glow_node_peer_address(r->node, &target);
 	for (guint i = 0; e && e->addrs && e->addrs[i]; i++)
 		g_ptr_array_add(addrs, e->addrs[i]);
 	if (observed)
@@ -240,6 +248,8 @@ static void rv_listen(GlowCall *call, const ProtobufCMessage *in, gpointer data)
 		glow_call_error(old, GLOW_ERR_CANCELLED, "another Listen from the same node replaced this one");
 	}
 	e->listen = call;
+	if (!e->registered_us)
+		e->registered_us = g_get_monotonic_time();
 	if (!e->expires_us)
 		e->expires_us = g_get_monotonic_time() + TTL_DEFAULT_S * G_USEC_PER_SEC;
 	glow_call_set_handlers(call, NULL, listen_cancelled, e);

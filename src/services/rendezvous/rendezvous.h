@@ -7,9 +7,10 @@
  * (GLOW_RENDEZVOUS_MAX_NODES registrations, 8 addresses each, 16 KiB per
  * signal, a signal rate per caller, one listener per node). Callers are
  * the authenticated source nodes of their calls; nobody can register or
- * listen for another node. A node linked to this one is found by Lookup
- * without registering (its address as seen here is what NAT traversal
- * needs). The stop hook ends every open Listen stream.
+ * listen for another node. Lookup finds only nodes that registered
+ * (Announce or Listen); their address as seen here, when they are linked,
+ * is added (what NAT traversal needs). The stop hook ends every open
+ * Listen stream.
  */
 #pragma once
 
