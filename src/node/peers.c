@@ -337,24 +337,32 @@ static void dial_next(PeerDial *d)
 	glow_node_connect(n, addr, &d->id, NULL, DIAL_TIMEOUT_MS, on_dial_done, d);
 }
 
+static PeerDial *peer_dial_get(GlowNode *n, const GlowNodeId *id, gboolean *created)
+{
+	PeerDial *d = g_hash_table_lookup(n->peer_dials, id);
+	*created = !d;
+	if (d)
+		return d;
+	d = g_new0(PeerDial, 1);
+	d->node = n;
+	d->id = *id;
+	d->backoff_ms = DIAL_BACKOFF_MIN_MS;
+	g_hash_table_insert(n->peer_dials, &d->id, d);
+	return d;
+}
+
 /* Makes sure a device of ours that is not linked gets dialed: now, or
  * (fresh news of it) soon. */
 void glow_peers_want(GlowNode *n, const GlowNodeId *id, gboolean fresh)
 {
 	PeerDial *d;
+	gboolean created;
 
 	if (n->stopping || glow_node_id_equal(id, &n->identity->id) || !glow_peers_same_user(n, id) ||
 	    glow_node_link_to(n, id))
 		return;
-	d = g_hash_table_lookup(n->peer_dials, id);
-	if (!d) {
-		d = g_new0(PeerDial, 1);
-		d->node = n;
-		d->id = *id;
-		d->backoff_ms = DIAL_BACKOFF_MIN_MS;
-		g_hash_table_insert(n->peer_dials, &d->id, d);
-		fresh = TRUE;
-	}
+	d = peer_dial_get(n, id, &created);
+	fresh |= created;
 	if (!fresh)
 		return;
 	d->held = FALSE;
@@ -401,16 +409,8 @@ void glow_peers_link_up(GlowNode *n, GlowLink *l)
 
 void glow_peers_hold(GlowNode *n, const GlowNodeId *id)
 {
-	PeerDial *d;
-	glow_peers_want(n, id, FALSE);
-	d = g_hash_table_lookup(n->peer_dials, id);
-	if (!d) {
-		d = g_new0(PeerDial, 1);
-		d->node = n;
-		d->id = *id;
-		d->backoff_ms = DIAL_BACKOFF_MIN_MS;
-		g_hash_table_insert(n->peer_dials, &d->id, d);
-	}
+	gboolean created;
+	PeerDial *d = peer_dial_get(n, id, &created);
 	if (d->timer) {
 		g_source_destroy(d->timer);
 		g_source_unref(d->timer);

@@ -242,6 +242,15 @@ fail:
 	return NULL;
 }
 
+/* u becomes the user whose key next holds (next is wiped). */
+static void take_key(GlowUser *u, GlowUser *next)
+{
+	u->key = next->key;
+	memcpy(u->sk, next->sk, sizeof u->sk);
+	u->has_secret = TRUE;
+	sodium_memzero(next, sizeof *next);
+}
+
 gboolean glow_user_create(GlowUser *u, const char *state_dir, const GlowIdentity *id, GError **error)
 {
 	g_autofree char *key_path = g_build_filename(state_dir, GLOW_USER_KEY_FILE, NULL);
@@ -257,12 +266,11 @@ gboolean glow_user_create(GlowUser *u, const char *state_dir, const GlowIdentity
 	if (!ok)
 		return FALSE;
 	cert = glow_user_issue_cert(&next, &id->id, wall_ms());
-	if (!save_cert(u, state_dir, cert, error))
+	if (!save_cert(u, state_dir, cert, error)) {
+		sodium_memzero(&next, sizeof next);
 		return FALSE;
-	u->key = next.key;
-	memcpy(u->sk, next.sk, sizeof u->sk);
-	u->has_secret = TRUE;
-	sodium_memzero(&next, sizeof next);
+	}
+	take_key(u, &next);
 	return TRUE;
 }
 
@@ -286,10 +294,7 @@ gboolean glow_user_adopt(GlowUser *u, const char *state_dir, const GlowIdentity 
 	 * certificate is missing, which the next start makes again. */
 	if (!write_seed(key_path, seed, error) || !save_cert(u, state_dir, cert, error))
 		goto fail;
-	u->key = next.key;
-	memcpy(u->sk, next.sk, sizeof u->sk);
-	u->has_secret = TRUE;
-	sodium_memzero(&next, sizeof next);
+	take_key(u, &next);
 	return TRUE;
 fail:
 	sodium_memzero(&next, sizeof next);

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "link/noise.h"
+#include "wire/bytes.h"
 
 /* Packets (docs/firefly.md "End-to-end sessions"); integers big-endian:
  *
@@ -88,30 +89,6 @@ void glow_e2e_config_default(GlowE2eConfig *cfg)
 }
 
 /* --- bytes --------------------------------------------------------------------- */
-
-static void put_u32(uint8_t *p, guint32 v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
-}
-
-static guint32 get_u32(const uint8_t *p)
-{
-	return (guint32)p[0] << 24 | (guint32)p[1] << 16 | (guint32)p[2] << 8 | p[3];
-}
-
-static void put_u64(uint8_t *p, guint64 v)
-{
-	put_u32(p, (guint32)(v >> 32));
-	put_u32(p + 4, (guint32)v);
-}
-
-static guint64 get_u64(const uint8_t *p)
-{
-	return (guint64)get_u32(p) << 32 | get_u32(p + 4);
-}
 
 static uint8_t *scratch(GByteArray *b, gsize n)
 {
@@ -375,8 +352,8 @@ static GlowErrorCode seal(GlowE2e *e, Session *s, const GlowPacketHeader *h, con
 		return GLOW_ERR_UNAVAILABLE; /* the tick replaces it long before */
 	outer_header(e, &o, GLOW_PKT_SEALED, &s->peer->id, h ? h->hop_limit : 0, len);
 	outer_ad(&o, ad);
-	put_u32(buf, s->remote_index);
-	put_u64(buf + 4, ctr);
+	glow_put_u32(buf, s->remote_index);
+	glow_put_u64(buf + 4, ctr);
 	/* The plaintext is built in place and encrypted over itself. */
 	if (h) {
 		glow_packet_encode_header(h, buf + 12);
@@ -401,7 +378,7 @@ static void start_handshake(GlowE2e *e, Peer *p, guint64 now)
 	p->hs = g_new0(GlowNoiseHandshake, 1);
 	p->hs_index = new_index(e);
 	/* Our index travels inside the Noise payload: no relay can change it. */
-	put_u32(idx, p->hs_index);
+	glow_put_u32(idx, p->hs_index);
 	if (handshake_begin(e, p->hs, TRUE, &e->self->id, &p->id, p->x_pub) != 0 ||
 	    (n = glow_noise_write_message(p->hs, idx, 4, p->hs_msg, sizeof p->hs_msg)) != GLOW_E2E_INIT_LEN) {
 		handshake_clear(e, p);
@@ -504,7 +481,7 @@ static gboolean receive_init(GlowE2e *e, const GlowPacketHeader *h, const uint8_
 		return FALSE;
 	if (glow_noise_read_message(&hs, payload, GLOW_E2E_INIT_LEN, idx, sizeof idx) != sizeof idx ||
 	    !(rs = glow_noise_remote_static(&hs)) || sodium_memcmp(rs, claimed, 32) != 0 ||
-	    (remote = get_u32(idx)) == IDX_NONE) {
+	    (remote = glow_get_u32(idx)) == IDX_NONE) {
 		/* Not from the node it claims to be (or not a Noise message at all). */
 		e->stats.rejected_auth++;
 		goto out;
@@ -517,8 +494,8 @@ static gboolean receive_init(GlowE2e *e, const GlowPacketHeader *h, const uint8_
 		goto out;
 	}
 	local = new_index(e);
-	put_u32(reply, remote);
-	put_u32(idx, local);
+	glow_put_u32(reply, remote);
+	glow_put_u32(idx, local);
 	if (glow_noise_write_message(&hs, idx, sizeof idx, reply + 4, sizeof reply - 4) != GLOW_E2E_RESP_LEN - 4 ||
 	    !glow_noise_handshake_done(&hs))
 		goto out;
@@ -540,7 +517,7 @@ static gboolean receive_resp(GlowE2e *e, const GlowPacketHeader *h, const uint8_
 
 	if (h->payload_len != GLOW_E2E_RESP_LEN)
 		return e->stats.rejected_malformed++, FALSE;
-	local = get_u32(payload);
+	local = glow_get_u32(payload);
 	p = g_hash_table_lookup(e->pending, GUINT_TO_POINTER(local));
 	if (!p || !glow_node_id_equal(&p->id, &h->src.node))
 		return e->stats.rejected_unknown_session++, FALSE;
@@ -548,7 +525,7 @@ static gboolean receive_resp(GlowE2e *e, const GlowPacketHeader *h, const uint8_
 	GlowNoiseHandshake trial = *p->hs;
 	uint8_t idx[4];
 	if (glow_noise_read_message(&trial, payload + 4, GLOW_E2E_RESP_LEN - 4, idx, sizeof idx) != sizeof idx ||
-	    !glow_noise_handshake_done(&trial) || (remote = get_u32(idx)) == IDX_NONE) {
+	    !glow_noise_handshake_done(&trial) || (remote = glow_get_u32(idx)) == IDX_NONE) {
 		glow_noise_handshake_clear(&trial);
 		return e->stats.rejected_auth++, FALSE;
 	}
@@ -579,7 +556,7 @@ static gboolean receive_sealed(GlowE2e *e, const GlowPacketHeader *h, const uint
 
 	if (h->payload_len < 12 + GLOW_NOISE_TAGLEN)
 		return e->stats.rejected_malformed++, FALSE;
-	s = g_hash_table_lookup(e->by_index, GUINT_TO_POINTER(get_u32(payload)));
+	s = g_hash_table_lookup(e->by_index, GUINT_TO_POINTER(glow_get_u32(payload)));
 	if (!s || !glow_node_id_equal(&s->peer->id, &h->src.node)) {
 		/* We lost the session (restarted, or it expired here first): make a
 		 * new one, so the sender's next packets find it. Anyone can send
@@ -593,7 +570,7 @@ static gboolean receive_sealed(GlowE2e *e, const GlowPacketHeader *h, const uint
 		}
 		return e->stats.rejected_unknown_session++, FALSE;
 	}
-	ctr = get_u64(payload + 4);
+	ctr = glow_get_u64(payload + 4);
 	if (!replay_ok(s, ctr))
 		return e->stats.rejected_replay++, FALSE;
 	plain = h->payload_len - 12 - GLOW_NOISE_TAGLEN;

@@ -11,6 +11,8 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "wire/bytes.h"
+
 #define OFF_NAME_LEN 68
 #define SIG_LEN crypto_sign_BYTES
 #define TAG_DOMAIN "glow-beacon-user"
@@ -22,41 +24,6 @@ G_STATIC_ASSERT(SIG_LEN == 64);
 /* The largest valid beacon fits with room to spare. */
 G_STATIC_ASSERT(OFF_NAME_LEN + 1 + GLOW_BEACON_NAME_MAX + 1 + GLOW_BEACON_MAX_ADDRS * 19 + SIG_LEN <=
                 GLOW_BEACON_MAX_LEN);
-
-static void put_u16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static void put_u32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
-}
-
-static void put_u64(uint8_t *p, uint64_t v)
-{
-	put_u32(p, (uint32_t)(v >> 32));
-	put_u32(p + 4, (uint32_t)v);
-}
-
-static uint16_t get_u16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static uint32_t get_u32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-static uint64_t get_u64(const uint8_t *p)
-{
-	return (uint64_t)get_u32(p) << 32 | get_u32(p + 4);
-}
 
 /* UTF-8 and no C0 control character or DEL: names end up in logs and UIs.
  * g_utf8_validate_len also refuses an embedded NUL. */
@@ -129,11 +96,11 @@ size_t glow_beacon_encode(const GlowBeacon *b, const uint8_t sk[64], uint8_t out
 	memcpy(out, "GLWB", 4);
 	out[4] = GLOW_BEACON_VERSION;
 	out[5] = b->invite_open ? GLOW_BEACON_F_INVITE : 0;
-	put_u16(out + 6, b->port);
+	glow_put_u16(out + 6, b->port);
 	memcpy(out + 8, b->node.b, GLOW_NODE_ID_LEN);
 	memcpy(out + 40, b->user_tag, 16);
-	put_u64(out + 56, b->timestamp_ms);
-	put_u32(out + 64, b->invite_id);
+	glow_put_u64(out + 56, b->timestamp_ms);
+	glow_put_u32(out + 64, b->invite_id);
 	out[OFF_NAME_LEN] = (uint8_t)name_len;
 	o = OFF_NAME_LEN + 1;
 	memcpy(out + o, b->name, name_len);
@@ -145,7 +112,7 @@ size_t glow_beacon_encode(const GlowBeacon *b, const uint8_t sk[64], uint8_t out
 		out[o++] = a->family == AF_INET ? 4 : 6;
 		memcpy(out + o, a->addr, alen);
 		o += alen;
-		put_u16(out + o, a->port);
+		glow_put_u16(out + o, a->port);
 		o += 2;
 	}
 	sign_body(out, o, sk);
@@ -187,11 +154,11 @@ static gboolean decode_fixed(Cursor *c, GlowBeacon *b, GError **error)
 	if (h[4] != GLOW_BEACON_VERSION)
 		return fail(error, "unknown version");
 	b->invite_open = (h[5] & GLOW_BEACON_F_INVITE) != 0; /* other bits: ignored */
-	b->port = get_u16(h + 6);
+	b->port = glow_get_u16(h + 6);
 	memcpy(b->node.b, h + 8, GLOW_NODE_ID_LEN);
 	memcpy(b->user_tag, h + 40, 16);
-	b->timestamp_ms = get_u64(h + 56);
-	b->invite_id = get_u32(h + 64);
+	b->timestamp_ms = glow_get_u64(h + 56);
+	b->invite_id = glow_get_u32(h + 64);
 	if (b->invite_id > GLOW_BEACON_INVITE_MAX)
 		return fail(error, "invite id over 20 bits");
 	return TRUE;
@@ -241,7 +208,7 @@ static gboolean decode_addrs(Cursor *c, GlowBeacon *b, GError **error)
 		if (!p)
 			return fail(error, "truncated address");
 		memcpy(a->addr, p, alen);
-		a->port = get_u16(p + alen);
+		a->port = glow_get_u16(p + alen);
 	}
 	return TRUE;
 }
@@ -278,7 +245,7 @@ void glow_beacon_user_tag(const uint8_t user_pk[32], const GlowNodeId *node, gui
 	crypto_generichash_state st;
 	uint8_t ts[8], full[32];
 
-	put_u64(ts, timestamp_ms);
+	glow_put_u64(ts, timestamp_ms);
 	crypto_generichash_init(&st, user_pk, 32, sizeof full);
 	crypto_generichash_update(&st, (const uint8_t *)TAG_DOMAIN, TAG_DOMAIN_LEN);
 	crypto_generichash_update(&st, node->b, GLOW_NODE_ID_LEN);

@@ -2,29 +2,7 @@
 
 #include <string.h>
 
-static void put_u32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
-}
-
-static void put_u64(uint8_t *p, uint64_t v)
-{
-	put_u32(p, (uint32_t)(v >> 32));
-	put_u32(p + 4, (uint32_t)v);
-}
-
-static uint32_t get_u32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-static uint64_t get_u64(const uint8_t *p)
-{
-	return (uint64_t)get_u32(p) << 32 | get_u32(p + 4);
-}
+#include "wire/bytes.h"
 
 void glow_packet_encode_header(const GlowPacketHeader *h, uint8_t out[GLOW_PACKET_HEADER_LEN])
 {
@@ -32,16 +10,16 @@ void glow_packet_encode_header(const GlowPacketHeader *h, uint8_t out[GLOW_PACKE
 	out[1] = h->type;
 	out[2] = h->flags;
 	out[3] = h->hop_limit;
-	put_u32(out + 4, h->payload_len);
-	put_u64(out + 8, h->call_id);
-	put_u32(out + 16, h->interface_id);
-	put_u32(out + 20, h->method_id);
-	put_u32(out + 24, h->deadline_ms);
-	put_u32(out + 28, h->aux);
+	glow_put_u32(out + 4, h->payload_len);
+	glow_put_u64(out + 8, h->call_id);
+	glow_put_u32(out + 16, h->interface_id);
+	glow_put_u32(out + 20, h->method_id);
+	glow_put_u32(out + 24, h->deadline_ms);
+	glow_put_u32(out + 28, h->aux);
 	memcpy(out + 32, h->dst.node.b, GLOW_NODE_ID_LEN);
-	put_u64(out + 64, h->dst.resource);
+	glow_put_u64(out + 64, h->dst.resource);
 	memcpy(out + 72, h->src.node.b, GLOW_NODE_ID_LEN);
-	put_u64(out + 104, h->src.resource);
+	glow_put_u64(out + 104, h->src.resource);
 }
 
 GlowPacketDecode glow_packet_decode_header(const uint8_t *buf, size_t len, uint32_t max_payload,
@@ -57,18 +35,18 @@ GlowPacketDecode glow_packet_decode_header(const uint8_t *buf, size_t len, uint3
 	out->type = buf[1];
 	out->flags = buf[2];
 	out->hop_limit = buf[3];
-	out->payload_len = get_u32(buf + 4);
+	out->payload_len = glow_get_u32(buf + 4);
 	if (out->payload_len > glow_packet_max_payload(out->type, max_payload))
 		return GLOW_PKT_DECODE_TOO_BIG;
-	out->call_id = get_u64(buf + 8);
-	out->interface_id = get_u32(buf + 16);
-	out->method_id = get_u32(buf + 20);
-	out->deadline_ms = get_u32(buf + 24);
-	out->aux = get_u32(buf + 28);
+	out->call_id = glow_get_u64(buf + 8);
+	out->interface_id = glow_get_u32(buf + 16);
+	out->method_id = glow_get_u32(buf + 20);
+	out->deadline_ms = glow_get_u32(buf + 24);
+	out->aux = glow_get_u32(buf + 28);
 	memcpy(out->dst.node.b, buf + 32, GLOW_NODE_ID_LEN);
-	out->dst.resource = get_u64(buf + 64);
+	out->dst.resource = glow_get_u64(buf + 64);
 	memcpy(out->src.node.b, buf + 72, GLOW_NODE_ID_LEN);
-	out->src.resource = get_u64(buf + 104);
+	out->src.resource = glow_get_u64(buf + 104);
 	return GLOW_PKT_DECODE_OK;
 }
 
