@@ -192,6 +192,10 @@ gboolean glow_book_add_addr(GlowBook *b, const GlowNodeId *id, const char *addr,
 	guint at = 0;
 	while (at < e->addrs->len && ((GlowBookAddr *)e->addrs->pdata[at])->seen_ms > seen_ms)
 		at++;
+	if (at >= GLOW_BOOK_MAX_ADDRS) {
+		addr_free(a); /* older than the eight it would join: nothing learnt */
+		return FALSE;
+	}
 	g_ptr_array_insert(e->addrs, (gint)at, a);
 	if (e->addrs->len > GLOW_BOOK_MAX_ADDRS)
 		g_ptr_array_remove_index(e->addrs, e->addrs->len - 1);
@@ -320,6 +324,27 @@ static void save_entry(GKeyFile *kf, const GlowBookEntry *e)
 	g_key_file_set_uint64(kf, id, "last_seen_ms", e->last_seen_ms);
 }
 
+static gint by_seen_desc(gconstpointer a, gconstpointer b)
+{
+	guint64 x = *(const guint64 *)a, y = *(const guint64 *)b;
+	return x < y ? 1 : x > y ? -1 : 0;
+}
+
+/* The last_seen of the GLOW_BOOK_SAVE_FOREIGN-th most recent foreign entry. */
+static guint64 foreign_cutoff(const GlowBook *b, GPtrArray *list)
+{
+	g_autoptr(GArray) seen = g_array_new(FALSE, FALSE, sizeof(guint64));
+	for (guint i = 0; i < list->len; i++) {
+		const GlowBookEntry *e = list->pdata[i];
+		if (!is_own(b, e))
+			g_array_append_val(seen, e->last_seen_ms);
+	}
+	if (seen->len <= GLOW_BOOK_SAVE_FOREIGN)
+		return 0;
+	g_array_sort(seen, by_seen_desc);
+	return g_array_index(seen, guint64, GLOW_BOOK_SAVE_FOREIGN - 1);
+}
+
 gboolean glow_book_save(GlowBook *b, GError **error)
 {
 	g_autoptr(GKeyFile) kf = g_key_file_new();
@@ -332,8 +357,14 @@ gboolean glow_book_save(GlowBook *b, GError **error)
 	list = glow_book_list(b);
 	g_key_file_set_comment(kf, NULL, NULL, " Glow address book: what this node knows of others. Rewritten by glowd.",
 	                       NULL);
-	for (guint i = 0; i < list->len; i++)
-		save_entry(kf, list->pdata[i]);
+	/* Every device of the user; of foreign nodes (anyone may link) only the
+	 * most recently seen, so a flood of them cannot grow the file. */
+	guint64 foreign_cut = foreign_cutoff(b, list);
+	for (guint i = 0; i < list->len; i++) {
+		const GlowBookEntry *e = list->pdata[i];
+		if (is_own(b, e) || e->last_seen_ms >= foreign_cut)
+			save_entry(kf, e);
+	}
 	text = g_key_file_to_data(kf, &len, NULL);
 	if (!glow_statefile_write(b->path, text, len, 0600, error))
 		return FALSE;

@@ -10,7 +10,8 @@
  *
  * Bounded: at most max_entries entries (the least recently seen foreign
  * entry goes first; the own user's devices are kept) and
- * GLOW_BOOK_MAX_ADDRS addresses per entry. Persisted as a GLib key file,
+ * GLOW_BOOK_MAX_ADDRS addresses per entry. Persisted (every device of the
+ * user, and the GLOW_BOOK_SAVE_FOREIGN most recently seen foreign nodes) as a GLib key file,
  * replaced atomically (statefile.h); a damaged file is set aside as
  * <path>.bad and the book starts empty rather than refusing to start.
  */
@@ -25,6 +26,7 @@
 #define GLOW_BOOK_MAX_ENTRIES 1024
 #define GLOW_BOOK_ADDR_MAX 80     /* "host:port" text, bytes */
 #define GLOW_BOOK_NAME_MAX 64
+#define GLOW_BOOK_SAVE_FOREIGN 64 /* foreign entries kept on disk: the most recently seen */
 
 typedef struct {
 	char *addr;          /* "host:port" */
