@@ -992,10 +992,11 @@ static void on_dialed(GlowConn *conn, GError *error, gpointer data)
 	c->link_id = glow_link_id(l);
 }
 
+/* A dial answered without dialing: over the bound, or already linked. */
 typedef struct {
-	GlowNode *node;
 	GlowConnectFn fn;
 	gpointer data;
+	GlowLink *link; /* a ref: the existing link to the expected node, or NULL: refused */
 } Refused;
 
 static gboolean refuse_later(gpointer p)
@@ -1005,10 +1006,29 @@ static gboolean refuse_later(gpointer p)
 	g_source_unref(n->refuse_idle);
 	n->refuse_idle = NULL;
 	while ((r = g_queue_pop_head(&n->refused))) {
-		r->fn(n, NULL, GLOW_ERR_TOO_FAST, "this node has as many links and dials as it takes", r->data);
+		if (r->link && glow_link_is_established(r->link))
+			r->fn(n, r->link, GLOW_OK, NULL, r->data);
+		else
+			r->fn(n, NULL, r->link ? GLOW_ERR_UNREACHABLE : GLOW_ERR_TOO_FAST,
+			      r->link ? "the link closed meanwhile" : "this node has as many links and dials as it takes",
+			      r->data);
+		if (r->link)
+			glow_link_unref(r->link);
 		g_free(r);
 	}
 	return G_SOURCE_REMOVE;
+}
+
+static void answer_later(GlowNode *n, GlowConnectFn fn, gpointer data, GlowLink *existing)
+{
+	Refused *r = g_new(Refused, 1);
+	*r = (Refused){ fn, data, existing ? glow_link_ref(existing) : NULL };
+	g_queue_push_tail(&n->refused, r);
+	if (!n->refuse_idle) {
+		n->refuse_idle = g_idle_source_new();
+		g_source_set_callback(n->refuse_idle, refuse_later, n, NULL);
+		g_source_attach(n->refuse_idle, n->ctx);
+	}
 }
 
 void glow_node_connect(GlowNode *n, const char *address, const GlowNodeId *expect, const char *expect_prefix,
@@ -1020,14 +1040,13 @@ void glow_node_connect(GlowNode *n, const char *address, const GlowNodeId *expec
 	 * (beacons, DNS-SD, Sync) can never make a node open links without end.
 	 * The answer is asynchronous, as a dial's always is. */
 	if (g_hash_table_size(n->links) + n->pending_connects->len >= GLOW_LINK_MAX_LINKS) {
-		Refused *r = g_new(Refused, 1);
-		*r = (Refused){ n, fn, data };
-		g_queue_push_tail(&n->refused, r);
-		if (!n->refuse_idle) {
-			n->refuse_idle = g_idle_source_new();
-			g_source_set_callback(n->refuse_idle, refuse_later, n, NULL);
-			g_source_attach(n->refuse_idle, n->ctx);
-		}
+		answer_later(n, fn, data, NULL);
+		return;
+	}
+	/* Already linked to the node asked for (a device of ours linked by
+	 * itself, say): that link is the answer, not a second one. */
+	if (expect && glow_node_link_to(n, expect)) {
+		answer_later(n, fn, data, glow_node_link_to(n, expect));
 		return;
 	}
 	c = g_new0(Connect, 1);
@@ -1332,6 +1351,8 @@ void glow_node_free(GlowNode *n)
 		n->refuse_idle = NULL;
 		while ((r = g_queue_pop_head(&n->refused))) {
 			r->fn(n, NULL, GLOW_ERR_CANCELLED, "the node is stopping", r->data);
+			if (r->link)
+				glow_link_unref(r->link);
 			g_free(r);
 		}
 	}
