@@ -379,7 +379,16 @@ static void on_avahi_found(const char *id_text, const char *address, guint16 por
 	glow_node_connect(n, addr, &id, NULL, 3000, on_dialed, NULL);
 }
 
-gboolean glow_discovery_find_invite(GlowNode *n, guint32 invite_id, GlowNodeId *id, GPtrArray *addrs)
+static gboolean listed(GPtrArray *ids, const GlowNodeId *id)
+{
+	for (guint i = 0; ids && i < ids->len; i++)
+		if (glow_node_id_equal(ids->pdata[i], id))
+			return TRUE;
+	return FALSE;
+}
+
+gboolean glow_discovery_find_invite(GlowNode *n, guint32 invite_id, GPtrArray *skip, GlowNodeId *id,
+                                    GPtrArray *addrs)
 {
 	GlowDiscovery *d = n->discovery;
 	GHashTableIter it;
@@ -391,7 +400,8 @@ gboolean glow_discovery_find_invite(GlowNode *n, guint32 invite_id, GlowNodeId *
 	g_hash_table_iter_init(&it, d->heard);
 	while (g_hash_table_iter_next(&it, NULL, &v)) {
 		Heard *h = v;
-		if (!h->b.invite_open || h->b.invite_id != invite_id || !h->b.port || now - h->heard_us > 60 * G_USEC_PER_SEC)
+		if (!h->b.invite_open || h->b.invite_id != invite_id || !h->b.port || now - h->heard_us > 60 * G_USEC_PER_SEC ||
+		    listed(skip, &h->b.node))
 			continue;
 		*id = h->b.node;
 		g_ptr_array_add(addrs, g_strdup(h->from));

@@ -130,8 +130,10 @@ void glow_discovery_stop(GlowNode *n);
 /* Something a beacon carries changed (name, invite): announce now. */
 void glow_discovery_changed(GlowNode *n);
 guint16 glow_discovery_port(GlowNode *n);
-/* A node heard recently whose beacon carries an open invite with this id. */
-gboolean glow_discovery_find_invite(GlowNode *n, guint32 invite_id, GlowNodeId *id, GPtrArray *addrs);
+/* A node heard recently whose beacon carries an open invite with this id,
+ * other than those in skip (GlowNodeId*, may be NULL). */
+gboolean glow_discovery_find_invite(GlowNode *n, guint32 invite_id, GPtrArray *skip, GlowNodeId *id,
+                                    GPtrArray *addrs);
 void glow_discovery_get_stats(GlowNode *n, GlowDiscoveryStats *out);
 /* Non-loopback addresses of this machine ("a.b.c.d", "[v6]"). */
 GPtrArray *glow_local_addresses(void);

@@ -34,6 +34,7 @@
 #define JOIN_TIMEOUT_DEFAULT_MS 20000
 #define JOIN_TIMEOUT_MAX_MS 120000
 #define JOIN_POLL_MS 200
+#define JOIN_OTHER_CANDIDATE_MS 3000 /* after a beacon candidate failed: wait this long for another */
 #define CI_LABEL "glow-pair-v1"
 #define KEY_LEN 32
 
@@ -488,6 +489,9 @@ typedef struct JoinOp {
 	GSource *poll, *deadline;
 	guint64 rpc_call;
 	guint64 gen;             /* which join this is (JoinDial) */
+	gboolean by_beacon;      /* the inviter came from a beacon (not named by the user) */
+	GPtrArray *rejected;     /* GlowNodeId*: beacon candidates that did not know the code */
+	gboolean wrong_code;     /* one did not: if no other shows up, the code is wrong */
 } JoinOp;
 
 static void join_free(JoinOp *j)
@@ -507,6 +511,7 @@ static void join_free(JoinOp *j)
 	sodium_memzero(j->code, sizeof j->code);
 	sodium_memzero(j->seal, sizeof j->seal);
 	g_ptr_array_unref(j->addrs);
+	g_ptr_array_unref(j->rejected);
 	g_free(j->inviter_name);
 	if (n->join == j)
 		n->join = NULL;
@@ -540,6 +545,10 @@ static gboolean join_timeout(gpointer data)
 	JoinOp *j = data;
 	g_source_unref(j->deadline);
 	j->deadline = NULL;
+	if (j->wrong_code) {
+		join_fail(j, GLOW_ERR_PERMISSION_DENIED, "wrong invite code (or not the device that made it)");
+		return G_SOURCE_REMOVE;
+	}
 	join_fail(j, GLOW_ERR_TIMEOUT,
 	          j->has_inviter ? "the inviting device did not answer in time"
 	                         : "no device with an open invite %.4s was found on this LAN "
@@ -671,12 +680,30 @@ static void on_challenge(const GlowResponse *r, gpointer data)
 		ok = sodium_memcmp(confirm_inviter, ch->confirm.data, KEY_LEN) == 0;
 	}
 	sodium_memzero(isk, sizeof isk);
+	g_free(j->inviter_name);
 	j->inviter_name = g_utf8_make_valid(ch->name ? ch->name : "", (gssize)MIN(strlen(ch->name ? ch->name : ""), 64));
 	fin.session = ch->session;
 	glow__pair_challenge__free_unpacked(ch, NULL);
-	if (!ok) {
+	if (!ok && j->by_beacon) {
 		/* Either the code is mistyped or this is not the device that made
-		 * it: nothing of ours was revealed either way. */
+		 * it (anyone can repeat an invite id in a beacon): nothing of ours
+		 * was revealed either way. Another node carrying the id may be the
+		 * real one; if none shows up soon, the code was wrong. */
+		g_ptr_array_add(j->rejected, g_memdup2(&j->inviter, sizeof j->inviter));
+		j->started = j->has_inviter = j->by_beacon = FALSE;
+		g_ptr_array_set_size(j->addrs, 0);
+		j->next_addr = 0;
+		j->wrong_code = TRUE;
+		if (j->deadline) {
+			g_source_destroy(j->deadline);
+			g_source_unref(j->deadline);
+		}
+		j->deadline = g_timeout_source_new(JOIN_OTHER_CANDIDATE_MS);
+		g_source_set_callback(j->deadline, join_timeout, j, NULL);
+		g_source_attach(j->deadline, j->node->ctx);
+		return;
+	}
+	if (!ok) {
 		join_fail(j, GLOW_ERR_PERMISSION_DENIED, "wrong invite code (or not the device that made it)");
 		return;
 	}
@@ -765,11 +792,12 @@ static gboolean join_poll(gpointer data)
 		join_start(j);
 		return G_SOURCE_CONTINUE;
 	}
-	if (glow_discovery_find_invite(j->node, j->invite_id, &id, found) && found->len) {
+	if (glow_discovery_find_invite(j->node, j->invite_id, j->rejected, &id, found) && found->len) {
 		if (j->has_inviter && !glow_node_id_equal(&id, &j->inviter))
 			return G_SOURCE_CONTINUE;
 		j->inviter = id;
 		j->has_inviter = TRUE;
+		j->by_beacon = TRUE;
 		for (guint i = 0; i < found->len; i++)
 			g_ptr_array_add(j->addrs, g_strdup(found->pdata[i]));
 		join_dial_next(j);
@@ -824,6 +852,7 @@ static void node_join(GlowCall *call, const ProtobufCMessage *in, gpointer data)
 	j = g_new0(JoinOp, 1);
 	j->node = n;
 	j->addrs = g_ptr_array_new_with_free_func(g_free);
+	j->rejected = g_ptr_array_new_with_free_func(g_free);
 	if (!parse_join(j, req->code ? req->code : "", &why)) {
 		glow_call_error(call, GLOW_ERR_BAD_REQUEST, "%s", why);
 		join_free(j);
