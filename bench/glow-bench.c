@@ -40,6 +40,9 @@
 #include <unistd.h>
 
 #include "glow/client.h"
+#include "rpc/iface.h"
+#include "rpc/rpc.h"
+#include "wire/nodeid.h"
 #include "glow/common.pb-c.h"
 #include "glow/diag.pb-c.h"
 #include "glow/node.pb-c.h"

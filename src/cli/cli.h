@@ -6,6 +6,9 @@
 #include <json-glib/json-glib.h>
 
 #include "glow/client.h"
+#include "rpc/iface.h"
+#include "rpc/rpc.h"
+#include "wire/nodeid.h"
 
 enum {
 	EXIT_OK = 0,

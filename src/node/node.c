@@ -318,7 +318,7 @@ static void deliver_local(GlowNode *n, const GlowPacketHeader *h, const uint8_t 
 	case GLOW_PKT_CANCEL:
 	case GLOW_PKT_CREDIT:
 		if (!to_session)
-			glow_rpc_handle_control(n->rpc, h);
+			glow_resources_control(n->resources, h);
 		break;
 	default:
 		if (to_session) {

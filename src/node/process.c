@@ -21,7 +21,13 @@ static void process_info(GlowCall *call, const ProtobufCMessage *in, gpointer da
 	info.uptime_ms = (uint64_t)(g_get_monotonic_time() - p->started_us) / 1000;
 	info.resources = p->resources->len;
 	info.restarts = p->restarts;
+	info.state = (char *)"running";
+	if (p->ops && p->ops->info)
+		p->ops->info(p, &info, p->ops_data);
 	glow_call_reply(call, &info.base);
+	g_strfreev(info.command);
+	if (info.last_exit && *info.last_exit)
+		g_free(info.last_exit);
 }
 
 /* Fills a ResourceList from an array of resources; frees nothing it did not allocate. */
@@ -80,9 +86,59 @@ static void process_terminate(GlowCall *call, const ProtobufCMessage *in, gpoint
 	glow_process_terminate(p);
 }
 
+static void process_restart(GlowCall *call, const ProtobufCMessage *in, gpointer data)
+{
+	GlowProcess *p = data;
+	(void)in;
+	if (!p->ops || !p->ops->restart) {
+		glow_call_error(call, GLOW_ERR_UNIMPLEMENTED, "process \"%s\" (%s) cannot be restarted on its own%s", p->name,
+		                p->kind, p->terminable ? "" : "; restart the node");
+		return;
+	}
+	p->ops->restart(p, call, p->ops_data);
+}
+
+static void process_create(GlowCall *call, const ProtobufCMessage *in, gpointer data)
+{
+	GlowProcess *p = data;
+	if (!p->ops || !p->ops->create_resource) {
+		glow_call_error(call, GLOW_ERR_PERMISSION_DENIED, "process \"%s\" is %s: its resources are made inside glowd",
+		                p->name, p->kind);
+		return;
+	}
+	p->ops->create_resource(p, call, (const Glow__CreateResourceRequest *)in, p->ops_data);
+}
+
+static void process_remove(GlowCall *call, const ProtobufCMessage *in, gpointer data)
+{
+	GlowProcess *p = data;
+	if (!p->ops || !p->ops->remove_resource) {
+		glow_call_error(call, GLOW_ERR_PERMISSION_DENIED, "process \"%s\" is %s: its resources are made inside glowd",
+		                p->name, p->kind);
+		return;
+	}
+	p->ops->remove_resource(p, call, ((const Glow__RemoveResourceRequest *)in)->id, p->ops_data);
+}
+
+static void process_ready(GlowCall *call, const ProtobufCMessage *in, gpointer data)
+{
+	GlowProcess *p = data;
+	Glow__Empty empty = GLOW__EMPTY__INIT;
+	GlowAddr from = *glow_call_caller(call);
+	(void)in;
+	glow_call_reply(call, &empty.base);
+	if (p->ops && p->ops->ready)
+		p->ops->ready(p, &from, p->ops_data);
+}
+
 const GlowHandlerEntry glow_process_handlers[] = {
 	{ "Info", process_info, GLOW_ACCESS_USER },
 	{ "ListResources", process_list, GLOW_ACCESS_USER },
 	{ "Terminate", process_terminate, GLOW_ACCESS_LOCAL },
+	{ "Restart", process_restart, GLOW_ACCESS_LOCAL },
+	/* Local only, and then only the process's own connection (node/external.c checks). */
+	{ "CreateResource", process_create, GLOW_ACCESS_LOCAL },
+	{ "RemoveResource", process_remove, GLOW_ACCESS_LOCAL },
+	{ "Ready", process_ready, GLOW_ACCESS_LOCAL },
 	{ NULL, NULL, GLOW_ACCESS_USER },
 };

@@ -16,6 +16,7 @@ struct GlowResourceTable {
 	guint64 next_id;
 	GlowSameUserFn same_user;
 	gpointer same_user_data;
+	GHashTable *reserved;   /* guint64* set: ids kept for names (node/names.c) */
 };
 
 void glow_resources_set_trust(GlowResourceTable *t, GlowSameUserFn fn, gpointer data)
@@ -33,6 +34,7 @@ GlowResourceTable *glow_resources_new(const GlowIfaceRegistry *reg, const GlowNo
 	t->by_id = g_hash_table_new(g_int64_hash, g_int64_equal);
 	t->processes = g_ptr_array_new();
 	t->next_id = GLOW_RESOURCE_FIRST_DYNAMIC;
+	t->reserved = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, NULL);
 	return t;
 }
 
@@ -44,6 +46,7 @@ void glow_resources_free(GlowResourceTable *t)
 		glow_process_terminate(t->processes->pdata[t->processes->len - 1]);
 	g_ptr_array_free(t->processes, TRUE);
 	g_hash_table_destroy(t->by_id);
+	g_hash_table_destroy(t->reserved);
 	g_free(t);
 }
 
@@ -51,9 +54,43 @@ static guint64 pick_id(GlowResourceTable *t, guint64 id)
 {
 	if (id != GLOW_RESOURCE_ANY)
 		return id;
-	while (g_hash_table_contains(t->by_id, &t->next_id))
+	while (g_hash_table_contains(t->by_id, &t->next_id) || g_hash_table_contains(t->reserved, &t->next_id))
 		t->next_id++;
 	return t->next_id++;
+}
+
+void glow_resources_reserve(GlowResourceTable *t, guint64 id)
+{
+	if (!g_hash_table_contains(t->reserved, &id))
+		g_hash_table_add(t->reserved, g_memdup2(&id, sizeof id));
+}
+
+gboolean glow_resources_reserved(GlowResourceTable *t, guint64 id)
+{
+	return g_hash_table_contains(t->reserved, &id);
+}
+
+GPtrArray *glow_resources_processes(GlowResourceTable *t) { return t->processes; }
+
+static GlowResource *resource_new_iface(GlowResourceTable *t, GlowProcess *owner, guint64 id, const char *name,
+                                        const GlowInterface *iface, GError **error)
+{
+	GlowResource *r;
+
+	id = pick_id(t, id);
+	if (id >= GLOW_RESOURCE_EPHEMERAL_BASE || g_hash_table_contains(t->by_id, &id)) {
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_EXISTS, "resource id %" G_GUINT64_FORMAT " is taken", id);
+		return NULL;
+	}
+	r = g_new0(GlowResource, 1);
+	r->id = id;
+	r->name = g_strdup(name ? name : "");
+	r->iface = iface;
+	r->owner = owner;
+	r->handlers = g_new0(GlowHandler, iface->n_methods ? iface->n_methods : 1);
+	r->access = g_new0(GlowAccess, iface->n_methods ? iface->n_methods : 1);
+	g_hash_table_insert(t->by_id, &r->id, r);
+	return r;
 }
 
 static GlowResource *resource_new(GlowResourceTable *t, GlowProcess *owner, guint64 id, const char *name,
@@ -67,26 +104,16 @@ static GlowResource *resource_new(GlowResourceTable *t, GlowProcess *owner, guin
 		g_set_error(error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND, "unknown interface %s", iface_name);
 		return NULL;
 	}
-	id = pick_id(t, id);
-	if (id >= GLOW_RESOURCE_EPHEMERAL_BASE || g_hash_table_contains(t->by_id, &id)) {
-		g_set_error(error, G_IO_ERROR, G_IO_ERROR_EXISTS, "resource id %" G_GUINT64_FORMAT " is taken", id);
+	r = resource_new_iface(t, owner, id, name, iface, error);
+	if (!r)
 		return NULL;
-	}
-	r = g_new0(GlowResource, 1);
-	r->id = id;
-	r->name = g_strdup(name ? name : "");
-	r->iface = iface;
-	r->owner = owner;
 	r->data = data;
-	r->handlers = g_new0(GlowHandler, iface->n_methods ? iface->n_methods : 1);
-	r->access = g_new0(GlowAccess, iface->n_methods ? iface->n_methods : 1);
 	for (const GlowHandlerEntry *e = handlers; e && e->method; e++) {
 		const GlowMethod *m = glow_iface_method_by_name(iface, e->method);
 		g_assert(m); /* a handler for a method the interface lacks: a programming error */
 		r->handlers[m->index] = e->fn;
 		r->access[m->index] = e->access;
 	}
-	g_hash_table_insert(t->by_id, &r->id, r);
 	return r;
 }
 
@@ -96,7 +123,81 @@ static void resource_free(GlowResourceTable *t, GlowResource *r)
 	g_free(r->handlers);
 	g_free(r->access);
 	g_free(r->name);
+	if (r->own_iface) {
+		for (guint i = 0; i < r->own_iface->n_methods; i++)
+			g_free((char *)r->own_iface->methods[i].name);
+		g_free(r->own_iface->methods);
+		g_free((char *)r->own_iface->name);
+		g_free(r->own_iface);
+	}
 	g_free(r);
+}
+
+void glow_process_set_ops(GlowProcess *p, const GlowProcessOps *ops, gpointer data)
+{
+	p->ops = ops;
+	p->ops_data = data;
+}
+
+GlowResource *glow_resource_add_forwarded(GlowProcess *p, guint64 id, const char *name, const char *iface_name,
+                                          const GlowMethodSpec *methods, guint n_methods, GlowForwardFn fn,
+                                          gpointer data, GError **error)
+{
+	const GlowInterface *known = glow_iface_by_name(p->table->reg, iface_name);
+	GlowInterface *own = NULL;
+	GlowResource *r;
+
+	if (!known) {
+		own = g_new0(GlowInterface, 1);
+		own->name = g_strdup(iface_name);
+		own->id = glow_firefly_name_id(iface_name);
+		own->n_methods = n_methods;
+		own->methods = g_new0(GlowMethod, n_methods ? n_methods : 1);
+		for (guint i = 0; i < n_methods; i++) {
+			own->methods[i].name = g_strdup(methods[i].name);
+			own->methods[i].id = glow_firefly_method_id(iface_name, methods[i].name);
+			own->methods[i].server_streaming = methods[i].server_streaming;
+			own->methods[i].index = i;
+		}
+	}
+	r = resource_new_iface(p->table, p, id, name, known ? known : own, error);
+	if (!r) {
+		if (own) {
+			for (guint i = 0; i < own->n_methods; i++)
+				g_free((char *)own->methods[i].name);
+			g_free(own->methods);
+			g_free((char *)own->name);
+			g_free(own);
+		}
+		return NULL;
+	}
+	r->own_iface = own;
+	r->forward = fn;
+	r->data = data;
+	for (guint i = 0; i < n_methods; i++) {
+		const GlowMethod *m = glow_iface_method_by_name(r->iface, methods[i].name);
+		if (m)
+			r->access[m->index] = methods[i].access;
+	}
+	g_ptr_array_add(p->resources, r);
+	return r;
+}
+
+void glow_resource_remove(GlowResource *r)
+{
+	GlowProcess *p = r->owner;
+	g_ptr_array_remove(p->resources, r);
+	resource_free(p->table, r);
+}
+
+GlowResource *glow_process_find(GlowProcess *p, const char *name)
+{
+	for (guint i = 0; i < p->resources->len; i++) {
+		GlowResource *r = p->resources->pdata[i];
+		if (g_strcmp0(r->name, name) == 0)
+			return r;
+	}
+	return NULL;
 }
 
 /* glow.Process handlers live in process.c. */
@@ -205,8 +306,9 @@ static void describe(GlowResourceTable *t, GlowResource *r, GlowCall *call)
 		const GlowMethod *m = &r->iface->methods[i];
 		glow__method_info__init(&mi[i]);
 		mi[i].name = (char *)m->name;
-		mi[i].input_type = (char *)m->input->name;
-		mi[i].output_type = (char *)m->output->name;
+		/* An interface only its program knows has no message types here. */
+		mi[i].input_type = (char *)(m->input ? m->input->name : "");
+		mi[i].output_type = (char *)(m->output ? m->output->name : "");
 		mi[i].server_streaming = m->server_streaming;
 		mi[i].method_id = m->id;
 		mp[i] = &mi[i];
@@ -292,7 +394,7 @@ void glow_resources_dispatch(GlowResourceTable *t, const GlowPacketHeader *h, co
 			                r->iface->name, h->method_id, h->interface_id);
 		return;
 	}
-	if (!is_describe && !r->handlers[m->index]) {
+	if (!is_describe && !r->forward && !r->handlers[m->index]) {
 		glow_rpc_reject(t->rpc, h, GLOW_ERR_UNIMPLEMENTED, "%s.%s is not implemented by %s", r->iface->name,
 		                m->name, addr);
 		return;
@@ -308,6 +410,10 @@ void glow_resources_dispatch(GlowResourceTable *t, const GlowPacketHeader *h, co
 	if ((refusal = may_call(t, r, m, is_describe, h))) {
 		glow_rpc_reject(t->rpc, h, GLOW_ERR_PERMISSION_DENIED, "%s.%s on %s %s", is_describe ? "glow.Resource" : r->iface->name,
 		                is_describe ? "Describe" : m->name, addr, refusal);
+		return;
+	}
+	if (r->forward && !is_describe) {
+		r->forward(r, h, payload, r->data);
 		return;
 	}
 	in = protobuf_c_message_unpack(m->input, NULL, h->payload_len, payload);
@@ -328,4 +434,13 @@ void glow_resources_dispatch(GlowResourceTable *t, const GlowPacketHeader *h, co
 	else
 		r->handlers[m->index](call, in, r->data);
 	protobuf_c_message_free_unpacked(in, NULL);
+}
+
+void glow_resources_control(GlowResourceTable *t, const GlowPacketHeader *h)
+{
+	GlowResource *r = glow_resources_lookup(t, h->dst.resource);
+	if (r && r->forward)
+		r->forward(r, h, NULL, r->data);
+	else
+		glow_rpc_handle_control(t->rpc, h);
 }

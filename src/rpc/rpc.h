@@ -24,10 +24,10 @@
 #include <glib.h>
 #include <protobuf-c/protobuf-c.h>
 
+#include "glow/call.h"
 #include "wire/packet.h"
 
 typedef struct GlowRpc GlowRpc;
-typedef struct GlowCall GlowCall;
 
 /* Sends one packet; returns GLOW_OK or the error to report (e.g. UNREACHABLE). */
 typedef GlowErrorCode (*GlowRpcSendFn)(const GlowPacketHeader *h, const uint8_t *payload, gpointer user);
@@ -37,23 +37,6 @@ GlowRpc *glow_rpc_new(GMainContext *ctx, GlowRpcSendFn send, gpointer user);
 void glow_rpc_free(GlowRpc *rpc);
 
 /* --- client side -------------------------------------------------------------- */
-
-typedef struct {
-	uint8_t type;            /* GLOW_PKT_REPLY, _ITEM, _END or _ERROR */
-	uint32_t code;           /* ERROR: GlowErrorCode */
-	const char *message;     /* ERROR: human text, never NULL */
-	const uint8_t *payload;  /* REPLY / ITEM: the protobuf message */
-	size_t len;
-	const GlowAddr *from;    /* the resource that answered */
-} GlowResponse;
-
-typedef void (*GlowResponseFn)(const GlowResponse *r, gpointer user);
-
-typedef struct {
-	guint deadline_ms; /* 0 = GLOW_RPC_DEFAULT_DEADLINE_MS; streams: until the first item */
-	gboolean stream;   /* expect ITEM* END */
-	guint window;      /* stream credit, items; 0 = GLOW_RPC_STREAM_WINDOW */
-} GlowCallOptions;
 
 /* Starts a call from src to dst. Returns its call id, or 0 with *code and
  * *message (g_free) set, in which case fn is never called. */
@@ -89,23 +72,5 @@ void glow_rpc_node_lost(GlowRpc *rpc, const GlowNodeId *node, GlowErrorCode code
  * calls are cancelled. */
 void glow_rpc_caller_lost(GlowRpc *rpc, const GlowAddr *caller);
 
-/* Completing a call frees it. */
-void glow_call_reply(GlowCall *c, const ProtobufCMessage *msg);
-void glow_call_reply_raw(GlowCall *c, const uint8_t *payload, size_t len);
-void glow_call_error(GlowCall *c, GlowErrorCode code, const char *fmt, ...) G_GNUC_PRINTF(3, 4);
-/* Streams: TRUE when the item was sent; FALSE when there is no credit left
- * (wait for the credit handler) or the caller is gone (the cancel handler
- * will run from the main loop). */
-gboolean glow_call_stream_send(GlowCall *c, const ProtobufCMessage *item);
-void glow_call_stream_end(GlowCall *c);
-
-typedef void (*GlowCallFn)(GlowCall *c, gpointer data);
-void glow_call_set_handlers(GlowCall *c, GlowCallFn on_credit, GlowCallFn on_cancel, gpointer data);
-guint glow_call_credit(const GlowCall *c);
-gboolean glow_call_wants_stream(const GlowCall *c);
-const GlowAddr *glow_call_caller(const GlowCall *c);
-const GlowAddr *glow_call_target(const GlowCall *c);
-/* The hop limit the CALL arrived with (GLOW_HOP_LIMIT_DEFAULT minus it is
- * the number of links it crossed, for callers that start from the default). */
-guint glow_call_hop_limit(const GlowCall *c);
+/* The GlowCall API (reply, error, streams): glow/call.h. */
 GlowRpc *glow_call_rpc(const GlowCall *c);

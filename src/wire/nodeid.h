@@ -18,21 +18,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define GLOW_NODE_ID_LEN 32
-#define GLOW_NODE_ID_TEXT_LEN 63 /* 56 characters + 7 dashes */
-#define GLOW_NODE_ID_TEXT_BUF 64 /* with the NUL */
+#include "glow/types.h" /* GlowNodeId, GlowAddr and their sizes */
+
 #define GLOW_NODE_ID_RAW_CHARS 56 /* text form without dashes */
 #define GLOW_NODE_ID_MIN_PREFIX 8
-#define GLOW_ADDR_TEXT_BUF (7 + GLOW_NODE_ID_TEXT_LEN + 1 + 20 + 1)
-
-typedef struct {
-	uint8_t b[GLOW_NODE_ID_LEN];
-} GlowNodeId;
-
-typedef struct {
-	GlowNodeId node;
-	uint64_t resource;
-} GlowAddr;
 
 typedef enum {
 	GLOW_ID_OK = 0,

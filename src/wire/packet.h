@@ -31,43 +31,9 @@
 #include "wire/limits.h"
 #include "wire/nodeid.h"
 
-typedef enum {
-	GLOW_PKT_CALL = 1,    /* request; answered by REPLY, ERROR or ITEM* END */
-	GLOW_PKT_REPLY = 2,   /* the one answer to a unary call */
-	GLOW_PKT_ERROR = 3,   /* the call failed; aux = code, payload = glow.Error */
-	GLOW_PKT_MESSAGE = 4, /* one-way: no answer, no error */
-	GLOW_PKT_ITEM = 5,    /* one item of a server stream */
-	GLOW_PKT_END = 6,     /* the stream ended normally */
-	GLOW_PKT_CANCEL = 7,  /* caller gives up on call_id; no answer */
-	GLOW_PKT_CREDIT = 8,  /* caller may receive aux more items */
-	/* Node-to-node types (docs/firefly.md "Routing and end-to-end sessions");
-	 * never sent on the control socket. */
-	GLOW_PKT_ROUTING = 9,  /* a routing message for a neighbour (docs/routing.md) */
-	GLOW_PKT_E2E_INIT = 10, /* end-to-end session: Noise IK message 1 */
-	GLOW_PKT_E2E_RESP = 11, /* end-to-end session: Noise IK message 2 */
-	GLOW_PKT_SEALED = 12,  /* an encrypted inner packet (header + payload) */
-	GLOW_PKT_TYPE_MAX = 12,
-	GLOW_PKT_TYPE_RPC_MAX = GLOW_PKT_CREDIT, /* types 1..8 carry RPC; the rest are between nodes */
-} GlowPacketType;
+/* GlowPacketType, GlowErrorCode: glow/types.h (included by wire/nodeid.h). */
 
 #define GLOW_PKT_F_STREAM 0x01 /* CALL: the caller expects a stream */
-
-/* Error codes (ERROR packets, and local failures reported to callers). */
-typedef enum {
-	GLOW_OK = 0,
-	GLOW_ERR_UNREACHABLE = 1,
-	GLOW_ERR_NOT_FOUND = 2,
-	GLOW_ERR_PERMISSION_DENIED = 3,
-	GLOW_ERR_TOO_BIG = 4,
-	GLOW_ERR_TOO_FAST = 5,
-	GLOW_ERR_BAD_REQUEST = 6,
-	GLOW_ERR_UNAVAILABLE = 7,
-	GLOW_ERR_TIMEOUT = 8,
-	GLOW_ERR_INTERNAL = 9,
-	GLOW_ERR_CANCELLED = 10,
-	GLOW_ERR_UNIMPLEMENTED = 11,
-	GLOW_ERR_MAX = 11,
-} GlowErrorCode;
 
 typedef struct {
 	uint8_t version;

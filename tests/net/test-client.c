@@ -7,6 +7,9 @@
 #include <string.h>
 
 #include "glow/client.h"
+#include "rpc/iface.h"
+#include "rpc/rpc.h"
+#include "wire/nodeid.h"
 #include "glow/diag.pb-c.h"
 #include "glow/node.pb-c.h"
 
